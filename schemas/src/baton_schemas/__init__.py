@@ -1,0 +1,18 @@
+"""Baton's event contracts: the CloudEvents envelope, topic names and event models."""
+
+from baton_schemas.envelope import DecodedEvent, EnvelopeError, OutgoingRecord, decode_record, encode_event
+from baton_schemas.events import EVENT_MODELS, BatonEvent, LeadAssigned, LeadCaptured
+from baton_schemas.topics import Topics
+
+__all__ = [
+    "EVENT_MODELS",
+    "BatonEvent",
+    "DecodedEvent",
+    "EnvelopeError",
+    "LeadAssigned",
+    "LeadCaptured",
+    "OutgoingRecord",
+    "Topics",
+    "decode_record",
+    "encode_event",
+]

@@ -1,0 +1,10 @@
+"""Versioned event models. A change that breaks a consumer is a new version."""
+
+from baton_schemas.events.base import BatonEvent
+from baton_schemas.events.lead import LeadAssigned, LeadCaptured
+
+EVENT_MODELS: dict[str, type[BatonEvent]] = {
+    model.event_type: model for model in (LeadCaptured, LeadAssigned)
+}
+
+__all__ = ["EVENT_MODELS", "BatonEvent", "LeadAssigned", "LeadCaptured"]

@@ -1,0 +1,155 @@
+"""Lead events: captured from marketing, assigned to sales."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from baton_schemas import topics
+from baton_schemas.events.base import BatonEvent, Closed
+
+Scalar = str | int | float | bool | None
+
+
+class Person(Closed):
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    persona: str | None = None
+    language: str | None = None
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+
+
+class Company(Closed):
+    name: str | None = None
+    domain: str | None = None
+    employees: int | None = Field(default=None, ge=0)
+    annual_revenue: float | None = Field(default=None, ge=0)
+    industry: str | None = None
+    country: str | None = None
+
+
+class Consent(Closed):
+    email_opt_in: bool | None = None
+    legal_basis: str | None = None
+
+
+class Attribution(Closed):
+    campaign_id: str | None = None
+    campaign_name: str | None = None
+    channel: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    landing_page: str | None = None
+    referrer: str | None = None
+
+
+class Activity(Closed):
+    type: str = Field(min_length=1, description="e.g. form_submit, email_click, page_view, demo_request")
+    occurred_at: datetime
+    detail: str | None = None
+
+
+class LeadCaptured(BatonEvent):
+    """A lead as marketing handed it over, normalised from any source."""
+
+    event_type: ClassVar[str] = "baton.lead.captured.v1"
+    topic: ClassVar[str] = topics.LEADS_CAPTURED
+
+    source: str = Field(min_length=1, description="hubspot, marketo, mautic, generic, kafka")
+    source_record_id: str | None = None
+    received_at: datetime
+    person: Person = Person()
+    company: Company = Company()
+    consent: Consent = Consent()
+    attribution: Attribution = Attribution()
+    product_interest: list[str] = []
+    activities: list[Activity] = []
+    custom: dict[str, Scalar] = {}
+    raw: dict[str, Any] | list[Any] | None = Field(default=None, description="the payload as received, for audit")
+
+
+class WorkingHours(Closed):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    start: str = Field(pattern=r"^\d{2}:\d{2}$")
+    end: str = Field(pattern=r"^\d{2}:\d{2}$")
+
+
+class TimeRange(Closed):
+    start: datetime
+    end: datetime
+
+
+class Owner(Closed):
+    id: str
+    name: str
+    email: str | None = None
+    time_zone: str = "UTC"
+    country: str | None = None
+    region: str | None = None
+    team: str | None = None
+    working_hours: list[WorkingHours] = []
+    out_of_office: list[TimeRange] = []
+
+
+class ScoreLine(Closed):
+    rule: str
+    points: float
+    reason: str
+
+
+class Score(Closed):
+    total: float = 0.0
+    fit: float = 0.0
+    engagement: float = 0.0
+    grade: str | None = None
+    breakdown: list[ScoreLine] = []
+
+
+class SkippedCandidate(Closed):
+    rep_id: str
+    reason: str
+
+
+class LeadSnapshot(Closed):
+    """The lead state other services need (event-carried state transfer)."""
+
+    source: str
+    attribution: Attribution = Attribution()
+    company_name: str | None = None
+    company_domain: str | None = None
+    country: str | None = None
+    title: str | None = None
+    captured_at: datetime | None = None
+
+
+class LeadAssigned(BatonEvent):
+    """Who follows the lead up, and why."""
+
+    event_type: ClassVar[str] = "baton.lead.assigned.v1"
+    topic: ClassVar[str] = topics.LEADS_ASSIGNED
+
+    captured_event_id: str
+    assigned_at: datetime
+    owner: Owner | None = None
+    queue: str | None = None
+    pool: str | None = None
+    matched_rule: str | None = None
+    reason: str
+    score: Score = Score()
+    tier: str | None = None
+    lifecycle_stage: str = "lead"
+    skipped: list[SkippedCandidate] = []
+    policy_version: str
+    attempt: int = Field(default=1, ge=1)
+    previous_owners: list[str] = []
+    lead: LeadSnapshot
