@@ -1,0 +1,1 @@
+"""The library every Baton service is built on. Nothing here runs at import time."""

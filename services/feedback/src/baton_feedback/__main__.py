@@ -1,0 +1,5 @@
+import sys
+
+from baton_feedback.cli import main
+
+sys.exit(main())

@@ -1,0 +1,27 @@
+"""The feedback app: consumes assignments into its attribution read model, runs its relay."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from baton_feedback.config import FeedbackSettings
+from baton_feedback.db.tables import runtime_tables
+from baton_feedback.handlers import record_attribution
+from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
+from baton_runtime.settings import ServiceSettings
+from baton_schemas import LeadAssigned
+
+MIGRATIONS = "baton_feedback:migrations"
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    config = settings if isinstance(settings, FeedbackSettings) else FeedbackSettings()
+
+    def consumers(runtime: ServiceRuntime) -> list[ConsumerSpec]:
+        return [
+            ConsumerSpec(topics=[config.topics.leads_assigned], accepts=[LeadAssigned], handler=record_attribution)
+        ]
+
+    return create_service_app(
+        settings=config, tables=runtime_tables, consumers=consumers, title="Baton feedback"
+    )

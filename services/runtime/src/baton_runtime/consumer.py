@@ -1,0 +1,319 @@
+"""The Kafka consumer loop every service runs.
+
+Per batch from `getmany`: decode and validate each record (poison goes to the dead-letter
+topic), then one database transaction that records the event ids in the inbox (so a
+redelivered event changes nothing), runs the service's handler and writes the events it
+emits to the outbox. Offsets are committed only after that transaction committed.
+
+Failures of the infrastructure (database or broker down) are retried until they pass and
+never dead-letter a record. Failures of a record are retried a bounded number of times;
+then the batch is replayed record by record and the one that still fails is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from baton_runtime.deadletter import DeadLetters
+from baton_runtime.errors import is_transient
+from baton_runtime.logs import get_logger
+from baton_runtime.metrics import RuntimeMetrics
+from baton_runtime.outbox import Outbox
+from baton_runtime.tables import RuntimeTables
+from baton_schemas import EVENT_MODELS, BatonEvent, DecodedEvent, EnvelopeError, OutgoingRecord, decode_record, encode_event
+
+log = get_logger(__name__)
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    envelope: DecodedEvent
+    event: BatonEvent
+    record: Record
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+
+@dataclass
+class Batch:
+    """What a handler sees: the new (never processed) events and the open transaction."""
+
+    conn: AsyncConnection
+    events: list[IncomingEvent]
+    source: str
+    emitted: list[OutgoingRecord] = field(default_factory=list)
+
+    def emit(self, event: BatonEvent, *, topic: str, traceparent: str | None = None) -> str:
+        record = encode_event(event, topic=topic, source=self.source, traceparent=traceparent)
+        self.emitted.append(record)
+        return record.event_id
+
+
+Handler = Callable[[Batch], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Waits for the in-flight batch on revoke (it commits its own offsets)."""
+
+    def __init__(self, loop: EventConsumer) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._loop.wait_idle()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._loop.joined = True
+        log.info("partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        consumer: AIOKafkaConsumer,
+        topics: Sequence[str],
+        handler: Handler,
+        accepts: Sequence[type[BatonEvent]],
+        engine: AsyncEngine,
+        tables: RuntimeTables,
+        outbox: Outbox,
+        dead_letters: DeadLetters,
+        metrics: RuntimeMetrics,
+        source: str,
+        batch_max_records: int,
+        poll_timeout_ms: int,
+        max_retries: int,
+        retry_backoff_ms: int,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._consumer = consumer
+        self._topics = list(topics)
+        self._handler = handler
+        self._accepts = {model.event_type: model for model in accepts}
+        self._engine = engine
+        self._inbox = tables.inbox
+        self._outbox = outbox
+        self._dead_letters = dead_letters
+        self._metrics = metrics
+        self._source = source
+        self._batch_max = batch_max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._max_retries = max_retries
+        self._backoff = retry_backoff_ms / 1000
+        self._on_committed = on_committed
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self.joined = False
+        self.last_progress = time.monotonic()
+
+    # lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._consumer.subscribe(self._topics, listener=_Listener(self))
+        await self._consumer.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def close(self) -> None:
+        await self.wait_idle()
+        await self._consumer.stop()  # leaves the group
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self.last_progress = time.monotonic()
+            batches = await self._consumer.getmany(
+                timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
+            )
+            if not batches:
+                continue
+            self._idle.clear()
+            try:
+                started = time.perf_counter()
+                await self._process(batches)
+                self._metrics.batch_duration.labels(self._metrics.service).observe(
+                    time.perf_counter() - started
+                )
+            except Exception:
+                self._rewind(batches)
+                if self._stopping:
+                    return
+                log.exception("batch aborted; it will be fetched again")
+                await asyncio.sleep(1.0)
+                continue
+            finally:
+                self._idle.set()
+            self._update_lag(batches)
+
+    def _rewind(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """Seek back so an uncommitted batch is fetched again, not skipped."""
+        assignment = self._consumer.assignment()
+        for tp, records in batches.items():
+            if tp in assignment:
+                self._consumer.seek(tp, records[0].offset)
+
+    # one batch -----------------------------------------------------------------
+
+    async def _process(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        records = [record for partition in batches.values() for record in partition]
+        events: list[IncomingEvent] = []
+        for record in records:
+            try:
+                incoming = self._decode(record)
+            except (EnvelopeError, ValidationError) as exc:
+                await self._dead_letter(record, exc)
+                continue
+            if incoming is not None:
+                events.append(incoming)
+        if events:
+            await self._apply_with_retries(events)
+        await self._commit(batches)
+        self._count(records)
+        self._on_committed()
+
+    def _decode(self, record: Record) -> IncomingEvent | None:
+        envelope = decode_record(record.key, record.value, list(record.headers or ()))
+        model = self._accepts.get(envelope.type)
+        if model is None:
+            if envelope.type not in EVENT_MODELS:
+                raise EnvelopeError(f"unknown event type {envelope.type!r}")
+            return None  # a Baton event this consumer does not act on
+        return IncomingEvent(envelope=envelope, event=model.model_validate(envelope.data), record=record)
+
+    async def _apply_with_retries(self, events: list[IncomingEvent]) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._apply(events)
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    if self._stopping:
+                        raise  # abandon the batch uncommitted; it is redelivered
+                    await self._wait_out_outage(exc)
+                    continue
+                failures += 1
+                if failures <= self._max_retries:
+                    log.warning("batch failed, retrying", attempt=failures, error=repr(exc))
+                    await asyncio.sleep(self._backoff * failures)
+                    continue
+                break
+        # The batch keeps failing: replay one record per transaction to find the poison.
+        for event in events:
+            await self._apply_one_or_dead_letter(event)
+
+    async def _apply_one_or_dead_letter(self, event: IncomingEvent) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._apply([event])
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    if self._stopping:
+                        raise  # abandon the batch uncommitted; it is redelivered
+                    await self._wait_out_outage(exc)
+                    continue
+                failures += 1
+                if failures <= self._max_retries:
+                    await asyncio.sleep(self._backoff * failures)
+                    continue
+                log.error(
+                    "record failed after retries, dead-lettering",
+                    event_id=event.id, lead_key=event.envelope.key, error=repr(exc),
+                )
+                await self._dead_letter(event.record, exc)
+                return
+
+    async def _wait_out_outage(self, exc: BaseException) -> None:
+        log.warning("infrastructure unavailable, holding offsets", error=repr(exc))
+        self.last_progress = time.monotonic()  # a broken database must not fail liveness
+        await asyncio.sleep(min(5.0, self._backoff * 5))
+
+    async def _apply(self, events: list[IncomingEvent]) -> None:
+        first_by_id: dict[str, IncomingEvent] = {}
+        for event in events:
+            first_by_id.setdefault(event.id, event)  # one id twice in a batch counts once
+        unique = list(first_by_id.values())
+        async with self._engine.begin() as conn:
+            fresh_ids = await self._record_in_inbox(conn, unique)
+            fresh = [event for event in unique if event.id in fresh_ids]
+            if not fresh:
+                return
+            batch = Batch(conn=conn, events=fresh, source=self._source)
+            await self._handler(batch)
+            await self._outbox.add(conn, batch.emitted)
+
+    async def _record_in_inbox(self, conn: AsyncConnection, events: list[IncomingEvent]) -> set[str]:
+        rows = [
+            {"event_id": e.id, "topic": e.record.topic, "partition": e.record.partition,
+             "offset": e.record.offset}
+            for e in events
+        ]
+        statement = (
+            pg_insert(self._inbox).values(rows).on_conflict_do_nothing().returning(self._inbox.c.event_id)
+        )
+        result = await conn.execute(statement)
+        return set(result.scalars())
+
+    async def _dead_letter(self, record: Record, error: BaseException) -> None:
+        while True:
+            try:
+                await self._dead_letters.send(record, error)
+                break
+            except Exception as exc:
+                if self._stopping:
+                    raise
+                log.warning("dead-letter topic unavailable, retrying", error=repr(exc))
+                await asyncio.sleep(1.0)
+        self._metrics.dead_lettered.labels(self._metrics.service, record.topic).inc()
+        log.warning(
+            "record dead-lettered",
+            topic=record.topic, partition=record.partition, offset=record.offset,
+            error=f"{type(error).__name__}: {str(error)[:300]}",
+        )
+
+    async def _commit(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        assignment = self._consumer.assignment()
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if tp in assignment}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
+            # Safe: the records will be redelivered and the inbox absorbs them.
+            log.warning("offset commit skipped after rebalance", error=repr(exc))
+
+    def _count(self, records: list[Record]) -> None:
+        per_topic: dict[str, int] = {}
+        for record in records:
+            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+        for topic, count in per_topic.items():
+            self._metrics.records_processed.labels(self._metrics.service, topic, "ok").inc(count)
+
+    def _update_lag(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        for tp, records in batches.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            lag = max(0, highwater - (records[-1].offset + 1))
+            self._metrics.consumer_lag.labels(self._metrics.service, tp.topic, str(tp.partition)).set(lag)

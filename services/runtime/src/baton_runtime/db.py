@@ -1,0 +1,36 @@
+"""Database engine: SQLAlchemy 2 async on asyncpg, one PostgreSQL schema per service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from baton_runtime.settings import ServiceSettings
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "server_settings": {
+                "search_path": settings.schema_name,
+                "application_name": f"baton-{settings.service_name}",
+            },
+            "timeout": 5,
+            "command_timeout": 30,
+        },
+    )
+
+
+async def ping(engine: AsyncEngine, timeout: float = 2.0) -> None:
+    async def _ping() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    await asyncio.wait_for(_ping(), timeout)

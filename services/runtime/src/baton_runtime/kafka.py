@@ -1,0 +1,34 @@
+"""Producer and consumer construction, tuned once for every service."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from baton_runtime.settings import ServiceSettings
+
+
+def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"baton-{settings.service_name}",
+        acks="all",
+        enable_idempotence=settings.kafka_idempotent_producer,
+        linger_ms=2,
+        request_timeout_ms=10_000,
+        max_batch_size=256 * 1024,
+    )
+
+
+def create_consumer(settings: ServiceSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"baton-{settings.service_name}",
+        group_id=settings.group_id,
+        group_instance_id=settings.consumer_instance_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=settings.max_poll_interval_ms,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )

@@ -1,0 +1,182 @@
+"""Transactional outbox: events are rows written in the same transaction as the state
+they describe; the relay publishes them and marks them sent.
+
+Rows are spread over shards by key hash. A relay publishes a shard only while it holds
+that shard's transaction-scoped advisory lock, so several replicas share the work and
+one lead's events (same key, same shard) are still published in id order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from baton_runtime.errors import is_transient
+from baton_runtime.logs import get_logger
+from baton_runtime.metrics import RuntimeMetrics
+from baton_runtime.tables import RuntimeTables
+from baton_schemas import OutgoingRecord
+
+log = get_logger(__name__)
+
+# Advisory lock ids are (class, shard); the class is derived from the schema name so
+# that services sharing one database do not contend.
+_LOCK_SHARDS = text(
+    "SELECT s FROM generate_series(0, :shards - 1) AS s "
+    "WHERE pg_try_advisory_xact_lock(:lock_class, s)"
+)
+
+
+def shard_of(key: bytes, shards: int) -> int:
+    return zlib.crc32(key) % shards
+
+
+class Outbox:
+    """Writes events into the outbox inside the caller's transaction."""
+
+    def __init__(self, tables: RuntimeTables, shards: int) -> None:
+        self._table = tables.outbox
+        self._shards = shards
+
+    async def add(self, conn: AsyncConnection, records: Iterable[OutgoingRecord]) -> int:
+        rows = [
+            {
+                "event_id": record.event_id,
+                "shard": shard_of(record.key, self._shards),
+                "topic": record.topic,
+                "key": record.key,
+                "value": record.value,
+                "headers": [[name, value.decode()] for name, value in record.headers],
+            }
+            for record in records
+        ]
+        if rows:
+            await conn.execute(insert(self._table), rows)
+        return len(rows)
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows. Woken right after a commit; polls as a safety net."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        tables: RuntimeTables,
+        metrics: RuntimeMetrics,
+        schema: str,
+        shards: int,
+        batch_size: int,
+        poll_interval: float,
+    ) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._table = tables.outbox
+        self._metrics = metrics
+        self._shards = shards
+        self._lock_class = zlib.crc32(f"{schema}.outbox".encode()) & 0x7FFFFFFF
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._last_stats = 0.0
+        self.last_progress = time.monotonic()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self.last_progress = time.monotonic()
+            try:
+                published = await self.publish_pending()
+                await self._refresh_stats()
+                backoff = 0.1
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("outbox relay pass failed")
+                else:
+                    log.warning("outbox relay waiting for infrastructure", error=str(exc))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if published >= self._batch_size:
+                continue  # more may be waiting: no sleep
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def publish_pending(self) -> int:
+        """One pass: lock free shards, publish their oldest unsent rows in id order, mark them."""
+        table = self._table
+        async with self._engine.begin() as conn:
+            locked = await conn.execute(
+                _LOCK_SHARDS, {"shards": self._shards, "lock_class": self._lock_class}
+            )
+            shards = [row[0] for row in locked]
+            if not shards:
+                return 0
+            rows = (
+                await conn.execute(
+                    select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+                    .where(table.c.published_at.is_(None), table.c.shard.in_(shards))
+                    .order_by(table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._publish(rows)
+            await conn.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]))
+                .values(published_at=func.now())
+            )
+        self._metrics.outbox_published.labels(self._metrics.service).inc(len(rows))
+        return len(rows)
+
+    async def _publish(self, rows: Sequence[object]) -> None:
+        futures = [
+            await self._producer.send(
+                row.topic,  # type: ignore[attr-defined]
+                value=row.value,  # type: ignore[attr-defined]
+                key=row.key,  # type: ignore[attr-defined]
+                headers=[(name, value.encode()) for name, value in row.headers],  # type: ignore[attr-defined]
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+
+    async def _refresh_stats(self) -> None:
+        now = time.monotonic()
+        if now - self._last_stats < 1.0:
+            return
+        self._last_stats = now
+        table = self._table
+        async with self._engine.connect() as conn:
+            backlog, oldest = (
+                await conn.execute(
+                    select(func.count(), func.min(table.c.created_at)).where(
+                        table.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        service = self._metrics.service
+        self._metrics.outbox_backlog.labels(service).set(backlog)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        self._metrics.outbox_oldest_age.labels(service).set(max(age, 0.0))

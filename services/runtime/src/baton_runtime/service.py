@@ -1,0 +1,168 @@
+"""Assembles a service: engine, producer, consumers, outbox relay, health, metrics.
+
+Everything is built in the FastAPI lifespan and torn down in reverse order, so nothing
+exists at import time and tests can run many apps in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from baton_runtime.consumer import EventConsumer, Handler
+from baton_runtime.db import create_engine, ping
+from baton_runtime.deadletter import DeadLetters
+from baton_runtime.health import check, health_router, stale
+from baton_runtime.kafka import create_consumer, create_producer
+from baton_runtime.logs import configure_logging, get_logger
+from baton_runtime.metrics import RuntimeMetrics
+from baton_runtime.outbox import Outbox, OutboxRelay
+from baton_runtime.settings import ServiceSettings
+from baton_runtime.tables import RuntimeTables
+from baton_schemas import BatonEvent
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    topics: Sequence[str]
+    accepts: Sequence[type[BatonEvent]]
+    handler: Handler
+
+
+ConsumerFactory = Callable[["ServiceRuntime"], Sequence[ConsumerSpec]]
+
+
+class ServiceRuntime:
+    """The live parts of one service process."""
+
+    def __init__(self, settings: ServiceSettings, tables: RuntimeTables) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.metrics = RuntimeMetrics(service=settings.service_name)
+        self.engine: AsyncEngine = create_engine(settings)
+        self.producer = create_producer(settings)
+        self.outbox = Outbox(tables, settings.outbox_shards)
+        self.relay = OutboxRelay(
+            engine=self.engine,
+            producer=self.producer,
+            tables=tables,
+            metrics=self.metrics,
+            schema=settings.schema_name,
+            shards=settings.outbox_shards,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval_s,
+        )
+        self.consumers: list[EventConsumer] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def source(self) -> str:
+        return f"/baton/{self.settings.service_name}"
+
+    def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
+        settings = self.settings
+        return EventConsumer(
+            consumer=create_consumer(settings),
+            topics=spec.topics,
+            handler=spec.handler,
+            accepts=spec.accepts,
+            engine=self.engine,
+            tables=self.tables,
+            outbox=self.outbox,
+            dead_letters=DeadLetters(
+                self.producer,
+                settings.topics.dead_letter(settings.service_name),
+                group=settings.group_id,
+                service=settings.service_name,
+            ),
+            metrics=self.metrics,
+            source=self.source,
+            batch_max_records=settings.batch_max_records,
+            poll_timeout_ms=settings.poll_timeout_ms,
+            max_retries=settings.max_retries,
+            retry_backoff_ms=settings.retry_backoff_ms,
+            on_committed=self.relay.wake,
+        )
+
+    async def start(self, specs: Sequence[ConsumerSpec]) -> None:
+        await self.producer.start()
+        if self.settings.outbox_relay_enabled:
+            self._tasks["outbox-relay"] = asyncio.create_task(self.relay.run(), name="outbox-relay")
+        for index, spec in enumerate(specs):
+            consumer = self.build_consumer(spec)
+            await consumer.start()
+            self.consumers.append(consumer)
+            self._tasks[f"consumer-{index}"] = asyncio.create_task(consumer.run(), name=f"consumer-{index}")
+
+    async def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop()
+        for name, task in self._tasks.items():
+            if name.startswith("consumer"):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 30)
+        for consumer in self.consumers:
+            with contextlib.suppress(Exception):
+                await consumer.close()
+        self.relay.stop()
+        relay_task = self._tasks.get("outbox-relay")
+        if relay_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(relay_task, 10)
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        await self.engine.dispose()
+
+    def liveness_problems(self) -> list[str]:
+        limit = self.settings.max_poll_interval_ms / 1000
+        problems = [name for name, task in self._tasks.items() if task.done()]
+        problems += [
+            f"consumer-{index} stalled"
+            for index, consumer in enumerate(self.consumers)
+            if stale(consumer.last_progress, limit)
+        ]
+        if "outbox-relay" in self._tasks and stale(self.relay.last_progress, limit):
+            problems.append("outbox-relay stalled")
+        return problems
+
+    async def readiness_checks(self) -> dict[str, bool]:
+        database = await check(lambda: ping(self.engine))
+        broker = await check(self.producer.client.fetch_all_metadata)
+        joined = all(consumer.joined for consumer in self.consumers)
+        return {"database": database, "broker": broker, "consumer_group": joined}
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    tables: RuntimeTables,
+    consumers: ConsumerFactory,
+    routers: Sequence[APIRouter] = (),
+    title: str,
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        runtime = ServiceRuntime(settings, tables)
+        app.state.runtime = runtime
+        try:
+            await runtime.start(consumers(runtime))
+            log.info("service started", port=settings.http_port)
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,70 @@
+"""Settings shared by every service. Each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton_schemas import Topics
+
+
+def shared(env_name: str, default: object, description: str) -> object:
+    """A setting read from one un-prefixed variable that all services share."""
+    return Field(default=default, validation_alias=AliasChoices(env_name), description=description)
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings. Subclasses set `service_name` and `model_config` (env prefix)."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    service_name: ClassVar[str] = "service"
+
+    kafka_bootstrap: str = shared(  # type: ignore[assignment]
+        "BATON_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated"
+    )
+    topic_prefix: str = shared("BATON_TOPIC_PREFIX", "", "prefix for every topic name")  # type: ignore[assignment]
+    kafka_idempotent_producer: bool = shared(  # type: ignore[assignment]
+        "BATON_KAFKA_IDEMPOTENT", False,
+        "switch on the idempotent producer (real Kafka; the embedded broker lacks it)",
+    )
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    db_schema: str = ""
+    db_pool_size: int = 10
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    consumer_group: str = ""
+    consumer_instance_id: str | None = Field(
+        default=None, description="static group membership id (avoids rebalances on restarts)"
+    )
+    batch_max_records: int = 500
+    poll_timeout_ms: int = 200
+    max_poll_interval_ms: int = 300_000
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_retries: int = 3
+    retry_backoff_ms: int = 200
+
+    outbox_relay_enabled: bool = True
+    outbox_batch_size: int = 1000
+    outbox_poll_interval_s: float = 1.0
+    outbox_shards: int = 8
+
+    log_level: str = "INFO"
+
+    @property
+    def schema_name(self) -> str:
+        return self.db_schema or self.service_name.replace("-", "_")
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"baton-{self.service_name}"
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix)

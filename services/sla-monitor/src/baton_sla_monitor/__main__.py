@@ -1,0 +1,5 @@
+import sys
+
+from baton_sla_monitor.cli import main
+
+sys.exit(main())
