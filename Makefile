@@ -1,0 +1,64 @@
+# Baton: `make run` starts everything on the embedded stack, `make test` runs every test.
+# Needs only python3 (3.11+), make and git; everything else is installed under .baton/ and .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+BOOT := .baton/bootstrap
+UV := $(BOOT)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+MEMBERS := schemas runtime router sla-monitor feedback
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
+
+.PHONY: install run test test-members test-e2e lint schemas schemas-check bench clean
+
+$(UV):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
+	$(PYTHON) -m venv $(BOOT)
+	$(BOOT)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(PY) -m baton_runtime.devstack.cli
+
+# Each workspace member's tests run in an environment holding only that member's
+# dependencies (plus its test group), so an undeclared import fails here.
+test: install test-members test-e2e
+
+member_dir = $(if $(filter schemas,$(1)),schemas,services/$(1))
+member_tests = tests/$(subst -,_,$(1))
+
+test-members: $(UV)
+	@set -e; for m in $(MEMBERS); do \
+	  pkg=baton-$$m; env=.baton/venvs/$$m; \
+	  echo "== $$pkg: isolated environment"; \
+	  UV_PROJECT_ENVIRONMENT=$$env $(UV) sync --quiet --frozen --package $$pkg --group test; \
+	  dir=tests/$$(echo $$m | tr - _); \
+	  $$env/bin/python -m pytest $$dir -q || exit $$?; \
+	done
+
+test-e2e: install
+	$(PY) -m pytest tests/e2e -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas/src services/runtime/src services/router/src services/sla-monitor/src services/feedback/src
+
+schemas: install
+	$(PY) -m baton_schemas.generate
+
+schemas-check: install
+	$(PY) -m baton_schemas.generate --check
+
+bench: install
+	$(PY) -m pytest bench -q -s
+
+clean:
+	rm -rf .venv .baton

@@ -1,0 +1,127 @@
+"""The consumer loop's delivery rules, against a real PostgreSQL and a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from echo_service import EchoSettings, create_app, create_schema
+from helpers import captured, produce_leads, produce_raw, query
+
+from baton_runtime.testing import create_topics_for, read_topic, running, wait_ready
+from baton_schemas import encode_event
+
+DLQ_HEADERS = {
+    "__connect.errors.topic",
+    "__connect.errors.partition",
+    "__connect.errors.offset",
+    "__connect.errors.exception.class.name",
+    "__connect.errors.exception.message",
+    "__connect.errors.exception.stacktrace",
+    "__connect.errors.consumer.group",
+    "__connect.errors.service",
+}
+
+
+async def wait_for_rows(settings: EchoSettings, count: int, timeout: float = 20.0) -> int:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    rows = 0
+    while loop.time() < deadline:
+        rows = (await query(settings, "SELECT count(*) FROM effects"))[0][0]
+        if rows >= count:
+            return int(rows)  # type: ignore[call-overload]
+        await asyncio.sleep(0.1)
+    return int(rows)  # type: ignore[call-overload]
+
+
+async def start_echo(make_settings, **overrides):  # type: ignore[no-untyped-def]
+    settings = make_settings(EchoSettings, **overrides)
+    await create_topics_for(settings)
+    await create_schema(settings)
+    return settings
+
+
+async def test_each_event_has_one_effect_and_one_emitted_event(make_settings) -> None:
+    settings = await start_echo(make_settings)
+    ids = await produce_leads(settings, [f"lead-{n}" for n in range(50)])
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        assert await wait_for_rows(settings, 50) == 50
+        out = await read_topic(settings.kafka_bootstrap, settings.topics.leads_assigned, 50)
+    assert sorted(json.loads(r.value)["captured_event_id"] for r in out) == sorted(ids)
+    headers = dict(out[0].headers)
+    assert headers["ce_type"] == b"baton.lead.assigned.v1"
+    assert out[0].key == json.loads(out[0].value)["lead_key"].encode()
+
+
+async def test_redelivered_event_changes_nothing(make_settings) -> None:
+    settings = await start_echo(make_settings)
+    record = encode_event(captured("lead-dup"), topic=settings.topics.leads_captured, source="/test")
+    for _ in range(3):  # the same event id three times, as a redelivery would
+        await produce_raw(settings, record.key, record.value, record.headers)
+    await produce_leads(settings, ["lead-after"])
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        await wait_for_rows(settings, 2)
+        await asyncio.sleep(0.5)
+    rows = await query(settings, "SELECT captured_event_id FROM effects ORDER BY id")
+    assert len(rows) == 2
+    assert rows[0][0] == record.event_id
+
+
+async def test_poison_records_go_to_dead_letter_and_partition_moves_on(make_settings) -> None:
+    settings = await start_echo(make_settings, max_retries=1)
+    good = encode_event(captured("same-key"), topic=settings.topics.leads_captured, source="/test")
+    headers = dict(good.headers)
+    await produce_raw(settings, b"same-key", b"{not json", good.headers)
+    invalid = [(k, v if k != "ce_id" else b"bad-schema-id") for k, v in good.headers]
+    await produce_raw(settings, b"same-key", json.dumps({"lead_key": "same-key"}).encode(), invalid)
+    handler_poison = encode_event(captured("poison-1"), topic=settings.topics.leads_captured, source="/test")
+    await produce_raw(settings, b"same-key", handler_poison.value, handler_poison.headers)
+    await produce_raw(settings, b"same-key", good.value, good.headers)
+
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        assert await wait_for_rows(settings, 1) == 1
+        dead = await read_topic(settings.kafka_bootstrap, settings.topics.dead_letter("echo"), 3)
+        metrics = (await client.get("/metrics")).text
+
+    assert [r.value for r in dead][:2] == [b"{not json", json.dumps({"lead_key": "same-key"}).encode()]
+    assert len(dead) == 3
+    for record in dead:
+        context = {name: value.decode() for name, value in record.headers}
+        assert DLQ_HEADERS <= context.keys()
+        assert context["__connect.errors.topic"] == settings.topics.leads_captured
+        assert context["__connect.errors.consumer.group"] == settings.group_id
+        assert context["__connect.errors.service"] == "echo"
+        assert record.key == b"same-key"
+        assert context["ce_type"] == headers["ce_type"].decode()  # original headers kept
+    reasons = [dict(r.headers)["__connect.errors.exception.message"].decode() for r in dead]
+    assert "not valid JSON" in reasons[0]
+    assert "received_at" in reasons[1] or "source" in reasons[1]
+    assert "cannot process lead poison-1" in reasons[2]
+    offsets = sorted(int(dict(r.headers)["__connect.errors.offset"]) for r in dead)
+    assert offsets == sorted(set(offsets))
+    assert 'baton_dead_lettered_records_total{service="echo"' in metrics
+    effects = await query(settings, "SELECT lead_key FROM effects")
+    assert effects == [("same-key",)]
+
+
+async def test_metrics_expose_lag_throughput_batches_and_outbox(make_settings) -> None:
+    settings = await start_echo(make_settings)
+    await produce_leads(settings, [f"m-{n}" for n in range(20)])
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        await wait_for_rows(settings, 20)
+        await asyncio.sleep(1.5)  # the relay refreshes its outbox figures once a second
+        text = (await client.get("/metrics")).text
+    for name in (
+        "baton_consumer_lag{",
+        "baton_records_processed_total{",
+        "baton_batch_duration_seconds_bucket{",
+        "baton_outbox_backlog{",
+        "baton_outbox_oldest_unsent_age_seconds{",
+    ):
+        assert name in text, name
+    assert 'baton_records_processed_total{outcome="ok",service="echo"' in text
