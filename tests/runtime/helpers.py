@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import LeadCaptured, encode_event
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def captured(lead_key: str) -> LeadCaptured:
@@ -23,9 +22,13 @@ async def produce_leads(settings: ServiceSettings, keys: list[str]) -> list[str]
         ids = []
         futures = []
         for key in keys:
-            record = encode_event(captured(key), topic=settings.topics.leads_captured, source="/test")
+            record = encode_event(
+                captured(key), topic=settings.topics.leads_captured, source="/test"
+            )
             futures.append(
-                await producer.send(record.topic, value=record.value, key=record.key, headers=record.headers)
+                await producer.send(
+                    record.topic, value=record.value, key=record.key, headers=record.headers
+                )
             )
             ids.append(record.event_id)
         for future in futures:
@@ -41,7 +44,9 @@ async def produce_raw(
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topics.leads_captured, value=value, key=key, headers=headers)
+        await producer.send_and_wait(
+            settings.topics.leads_captured, value=value, key=key, headers=headers
+        )
     finally:
         await producer.stop()
 

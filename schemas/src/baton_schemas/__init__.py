@@ -1,6 +1,12 @@
 """Baton's event contracts: the CloudEvents envelope, topic names and event models."""
 
-from baton_schemas.envelope import DecodedEvent, EnvelopeError, OutgoingRecord, decode_record, encode_event
+from baton_schemas.envelope import (
+    DecodedEvent,
+    EnvelopeError,
+    OutgoingRecord,
+    decode_record,
+    encode_event,
+)
 from baton_schemas.events import EVENT_MODELS, BatonEvent, LeadAssigned, LeadCaptured
 from baton_schemas.topics import Topics
 

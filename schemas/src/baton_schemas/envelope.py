@@ -20,6 +20,7 @@ from baton_schemas.events.base import BatonEvent
 
 CONTENT_TYPE = "application/json"
 TRACEPARENT = "traceparent"
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time")
 
 Headers = list[tuple[str, bytes]]
 
@@ -88,8 +89,15 @@ def encode_event(
 
 def decode_record(key: bytes | None, value: bytes | None, headers: Headers) -> DecodedEvent:
     """Parse a binary-mode record. Raises EnvelopeError with the cause."""
+    header_map = {name: raw for name, raw in headers}
+    # The library fills a missing id or time with fresh values; a redelivered record would
+    # then look new to the inbox, so the required attributes are checked here first.
+    missing = [name for name in REQUIRED_HEADERS if not header_map.get(name)]
+    if missing:
+        raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
+    if header_map["ce_specversion"] != b"1.0":
+        raise EnvelopeError(f"unsupported ce_specversion {header_map['ce_specversion']!r}")
     try:
-        header_map = {name: raw for name, raw in headers}
         message = KafkaMessage(headers=header_map, key=key, value=b"")
         cloud_event = from_binary(message, JSONFormat())
     except Exception as exc:  # the library raises several types for bad attributes

@@ -50,7 +50,9 @@ class Topics:
         """One dead-letter topic per service, like one DLQ per Kafka Connect connector."""
         return self.name(f"{DEAD_LETTER}.{service}")
 
-    def all_for(self, services: tuple[str, ...] = ("router", "sla-monitor", "feedback")) -> list[str]:
+    def all_for(
+        self, services: tuple[str, ...] = ("router", "sla-monitor", "feedback")
+    ) -> list[str]:
         shared = [
             self.leads_captured,
             self.leads_assigned,

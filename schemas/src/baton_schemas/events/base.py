@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _assume_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+"""A timestamp that always carries an offset on the wire (naive input is taken as UTC).
+
+The JSON Schema says `format: date-time` (RFC 3339, offset required); a naive `datetime`
+would serialise without one and break that promise, and would raise when compared with
+aware timestamps downstream.
+"""
 
 
 class Closed(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from baton_schemas import topics
-from baton_schemas.events.base import BatonEvent, Closed
+from baton_schemas.events.base import BatonEvent, Closed, UtcDatetime
 
 Scalar = str | int | float | bool | None
 
@@ -54,8 +53,10 @@ class Attribution(Closed):
 
 
 class Activity(Closed):
-    type: str = Field(min_length=1, description="e.g. form_submit, email_click, page_view, demo_request")
-    occurred_at: datetime
+    type: str = Field(
+        min_length=1, description="e.g. form_submit, email_click, page_view, demo_request"
+    )
+    occurred_at: UtcDatetime
     detail: str | None = None
 
 
@@ -67,7 +68,7 @@ class LeadCaptured(BatonEvent):
 
     source: str = Field(min_length=1, description="hubspot, marketo, mautic, generic, kafka")
     source_record_id: str | None = None
-    received_at: datetime
+    received_at: UtcDatetime
     person: Person = Person()
     company: Company = Company()
     consent: Consent = Consent()
@@ -75,18 +76,23 @@ class LeadCaptured(BatonEvent):
     product_interest: list[str] = []
     activities: list[Activity] = []
     custom: dict[str, Scalar] = {}
-    raw: dict[str, Any] | list[Any] | None = Field(default=None, description="the payload as received, for audit")
+    raw: dict[str, Any] | list[Any] | None = Field(
+        default=None, description="the payload as received, for audit"
+    )
 
 
 class WorkingHours(Closed):
     weekday: int = Field(ge=0, le=6, description="0 = Monday")
-    start: str = Field(pattern=r"^\d{2}:\d{2}$")
-    end: str = Field(pattern=r"^\d{2}:\d{2}$")
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, local time")
+    end: str = Field(
+        pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+        description="HH:MM, local time; 24:00 = midnight",
+    )
 
 
 class TimeRange(Closed):
-    start: datetime
-    end: datetime
+    start: UtcDatetime
+    end: UtcDatetime
 
 
 class Owner(Closed):
@@ -129,7 +135,7 @@ class LeadSnapshot(Closed):
     company_domain: str | None = None
     country: str | None = None
     title: str | None = None
-    captured_at: datetime | None = None
+    captured_at: UtcDatetime | None = None
 
 
 class LeadAssigned(BatonEvent):
@@ -139,7 +145,7 @@ class LeadAssigned(BatonEvent):
     topic: ClassVar[str] = topics.LEADS_ASSIGNED
 
     captured_event_id: str
-    assigned_at: datetime
+    assigned_at: UtcDatetime
     owner: Owner | None = None
     queue: str | None = None
     pool: str | None = None

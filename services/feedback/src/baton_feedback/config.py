@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic_settings import SettingsConfigDict
-
 from baton_runtime.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class FeedbackSettings(ServiceSettings):

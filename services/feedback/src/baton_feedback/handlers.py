@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from baton_runtime.consumer import Batch
+from baton_schemas import LeadAssigned
 from sqlalchemy.dialects.postgresql import insert
 
 from baton_feedback.db.tables import lead_attribution
-from baton_runtime.consumer import Batch
-from baton_schemas import LeadAssigned
 
 
 async def record_attribution(batch: Batch) -> None:
@@ -28,7 +28,9 @@ async def record_attribution(batch: Batch) -> None:
             "assigned_event_id": incoming.id,
         }
     statement = insert(lead_attribution).values(list(latest.values()))
-    updatable = {c.name: statement.excluded[c.name] for c in lead_attribution.c if c.name != "lead_key"}
+    updatable = {
+        c.name: statement.excluded[c.name] for c in lead_attribution.c if c.name != "lead_key"
+    }
     await batch.conn.execute(
         statement.on_conflict_do_update(
             index_elements=[lead_attribution.c.lead_key],

@@ -16,11 +16,20 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 from aiokafka.structs import ConsumerRecord
+from baton_schemas import (
+    EVENT_MODELS,
+    BatonEvent,
+    DecodedEvent,
+    EnvelopeError,
+    OutgoingRecord,
+    decode_record,
+    encode_event,
+)
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,11 +40,10 @@ from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.outbox import Outbox
 from baton_runtime.tables import RuntimeTables
-from baton_schemas import EVENT_MODELS, BatonEvent, DecodedEvent, EnvelopeError, OutgoingRecord, decode_record, encode_event
 
 log = get_logger(__name__)
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._loop.joined = True
-        log.info("partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+        log.info(
+            "partitions assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned]
+        )
 
 
 class EventConsumer:
@@ -197,7 +207,9 @@ class EventConsumer:
             if envelope.type not in EVENT_MODELS:
                 raise EnvelopeError(f"unknown event type {envelope.type!r}")
             return None  # a Baton event this consumer does not act on
-        return IncomingEvent(envelope=envelope, event=model.model_validate(envelope.data), record=record)
+        return IncomingEvent(
+            envelope=envelope, event=model.model_validate(envelope.data), record=record
+        )
 
     async def _apply_with_retries(self, events: list[IncomingEvent]) -> None:
         failures = 0
@@ -239,7 +251,9 @@ class EventConsumer:
                     continue
                 log.error(
                     "record failed after retries, dead-lettering",
-                    event_id=event.id, lead_key=event.envelope.key, error=repr(exc),
+                    event_id=event.id,
+                    lead_key=event.envelope.key,
+                    error=repr(exc),
                 )
                 await self._dead_letter(event.record, exc)
                 return
@@ -263,14 +277,23 @@ class EventConsumer:
             await self._handler(batch)
             await self._outbox.add(conn, batch.emitted)
 
-    async def _record_in_inbox(self, conn: AsyncConnection, events: list[IncomingEvent]) -> set[str]:
+    async def _record_in_inbox(
+        self, conn: AsyncConnection, events: list[IncomingEvent]
+    ) -> set[str]:
         rows = [
-            {"event_id": e.id, "topic": e.record.topic, "partition": e.record.partition,
-             "offset": e.record.offset}
+            {
+                "event_id": e.id,
+                "topic": e.record.topic,
+                "partition": e.record.partition,
+                "offset": e.record.offset,
+            }
             for e in events
         ]
         statement = (
-            pg_insert(self._inbox).values(rows).on_conflict_do_nothing().returning(self._inbox.c.event_id)
+            pg_insert(self._inbox)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(self._inbox.c.event_id)
         )
         result = await conn.execute(statement)
         return set(result.scalars())
@@ -288,13 +311,17 @@ class EventConsumer:
         self._metrics.dead_lettered.labels(self._metrics.service, record.topic).inc()
         log.warning(
             "record dead-lettered",
-            topic=record.topic, partition=record.partition, offset=record.offset,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
             error=f"{type(error).__name__}: {str(error)[:300]}",
         )
 
     async def _commit(self, batches: dict[TopicPartition, list[Record]]) -> None:
         assignment = self._consumer.assignment()
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if tp in assignment}
+        offsets = {
+            tp: records[-1].offset + 1 for tp, records in batches.items() if tp in assignment
+        }
         if not offsets:
             return
         try:
@@ -316,4 +343,6 @@ class EventConsumer:
             if highwater is None:
                 continue
             lag = max(0, highwater - (records[-1].offset + 1))
-            self._metrics.consumer_lag.labels(self._metrics.service, tp.topic, str(tp.partition)).set(lag)
+            self._metrics.consumer_lag.labels(
+                self._metrics.service, tp.topic, str(tp.partition)
+            ).set(lag)

@@ -17,10 +17,22 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         name = type(exc.orig).__name__
-        if name in {"ConnectionDoesNotExistError", "CannotConnectNowError", "AdminShutdownError",
-                    "ConnectionFailureError", "InterfaceError", "TooManyConnectionsError"}:
+        if name in {
+            "ConnectionDoesNotExistError",
+            "CannotConnectNowError",
+            "AdminShutdownError",
+            "ConnectionFailureError",
+            "InterfaceError",
+            "TooManyConnectionsError",
+        }:
             return True
-    transient = (OSError, ConnectionError, asyncio.TimeoutError, KafkaConnectionError, KafkaTimeoutError)
+    transient = (
+        OSError,
+        ConnectionError,
+        asyncio.TimeoutError,
+        KafkaConnectionError,
+        KafkaTimeoutError,
+    )
     if isinstance(exc, transient):
         return True
     cause = exc.__cause__ or exc.__context__

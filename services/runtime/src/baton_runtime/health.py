@@ -39,12 +39,18 @@ def health_router() -> APIRouter:
         runtime = _runtime(request)
         checks = await runtime.readiness_checks()
         failing = [name for name, ok in checks.items() if not ok]
-        body = {"status": "ready" if not failing else "not ready", "checks": checks, "failing": failing}
+        body = {
+            "status": "ready" if not failing else "not ready",
+            "checks": checks,
+            "failing": failing,
+        }
         return JSONResponse(body, status_code=503 if failing else 200)
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(_runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            generate_latest(_runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     return router
 

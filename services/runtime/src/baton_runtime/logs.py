@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -24,7 +25,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_emails(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_emails(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     return {key: _redact(value) for key, value in event_dict.items()}
 
 
@@ -61,4 +62,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)

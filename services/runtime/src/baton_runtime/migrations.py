@@ -72,7 +72,9 @@ def create_runtime_tables() -> None:
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("partition", sa.Integer, nullable=False),
         sa.Column("offset", sa.BigInteger, nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index("inbox_processed_at", "inbox", ["processed_at"])
     op.create_table(
@@ -84,9 +86,14 @@ def create_runtime_tables() -> None:
         sa.Column("key", sa.LargeBinary, nullable=False),
         sa.Column("value", sa.LargeBinary, nullable=False),
         sa.Column("headers", sa.dialects.postgresql.JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index(
-        "outbox_unpublished", "outbox", ["shard", "id"], postgresql_where=sa.text("published_at IS NULL")
+        "outbox_unpublished",
+        "outbox",
+        ["shard", "id"],
+        postgresql_where=sa.text("published_at IS NULL"),
     )

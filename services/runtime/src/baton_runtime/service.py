@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
+from baton_schemas import BatonEvent
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +25,6 @@ from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.outbox import Outbox, OutboxRelay
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.tables import RuntimeTables
-from baton_schemas import BatonEvent
 
 log = get_logger(__name__)
 
@@ -99,7 +99,9 @@ class ServiceRuntime:
             consumer = self.build_consumer(spec)
             await consumer.start()
             self.consumers.append(consumer)
-            self._tasks[f"consumer-{index}"] = asyncio.create_task(consumer.run(), name=f"consumer-{index}")
+            self._tasks[f"consumer-{index}"] = asyncio.create_task(
+                consumer.run(), name=f"consumer-{index}"
+            )
 
     async def stop(self) -> None:
         for consumer in self.consumers:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from baton_schemas import Topics
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from baton_schemas import Topics
 
 
 def shared(env_name: str, default: object, description: str) -> object:
@@ -27,7 +26,8 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = shared("BATON_TOPIC_PREFIX", "", "prefix for every topic name")  # type: ignore[assignment]
     kafka_idempotent_producer: bool = shared(  # type: ignore[assignment]
-        "BATON_KAFKA_IDEMPOTENT", False,
+        "BATON_KAFKA_IDEMPOTENT",
+        False,
         "switch on the idempotent producer (real Kafka; the embedded broker lacks it)",
     )
 

@@ -110,13 +110,13 @@ async def wait_ready(client: Any, timeout: float = 30.0) -> None:
     raise TimeoutError(f"not ready: {answer.text}")
 
 
-async def read_topic(
-    bootstrap: str, topic: str, count: int, timeout: float = 20.0
-) -> list[Any]:
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[Any]:
     """Read `count` records from the start of `topic` with a plain aiokafka consumer (no group)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic_settings import SettingsConfigDict
-
 from baton_runtime.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class SlaMonitorSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="SLA_MONITOR_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SLA_MONITOR_", populate_by_name=True, extra="ignore"
+    )
     service_name: ClassVar[str] = "sla-monitor"
 
     http_port: int = 8002

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, MetaData, Table, Text
-
 from baton_runtime.tables import add_runtime_tables
+from sqlalchemy import Column, DateTime, Float, MetaData, Table, Text
 
 metadata = MetaData()
 runtime_tables = add_runtime_tables(metadata)

@@ -7,14 +7,14 @@ import json
 from datetime import UTC, datetime
 
 from aiokafka.errors import KafkaError
+from baton_runtime.logs import get_logger
+from baton_runtime.service import ServiceRuntime
+from baton_schemas import encode_event
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from baton_router.config import RouterSettings
 from baton_router.domain.intake import NormalisationError, normalise_generic
-from baton_runtime.logs import get_logger
-from baton_runtime.service import ServiceRuntime
-from baton_schemas import encode_event
 
 log = get_logger(__name__)
 
@@ -51,10 +51,14 @@ def webhook_router() -> APIRouter:
         except (KafkaError, TimeoutError) as exc:
             log.warning("broker unavailable, asking sender to retry", error=repr(exc))
             return JSONResponse(
-                {"detail": "broker unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
+                {"detail": "broker unavailable, retry later"},
+                status_code=503,
+                headers={"Retry-After": "5"},
             )
         log.info("lead accepted", event_id=record.event_id, lead_key=lead.lead_key, source=source)
-        return JSONResponse({"event_ids": [record.event_id], "lead_keys": [lead.lead_key]}, status_code=202)
+        return JSONResponse(
+            {"event_ids": [record.event_id], "lead_keys": [lead.lead_key]}, status_code=202
+        )
 
     return router
 

@@ -6,9 +6,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from baton_schemas import LeadCaptured
+from pydantic import ValidationError
 
 SERVER_FIELDS = ("source", "received_at", "raw")
 
@@ -34,11 +33,14 @@ def lead_key_for(email: str | None, source: str, record_id: str | None) -> str |
 def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> LeadCaptured:
     """Baton's canonical lead JSON: the captured event's fields minus the server-set ones."""
     if not isinstance(payload, dict):
-        raise NormalisationError("body must be a JSON object", [{"field": "$", "error": "not an object"}])
+        raise NormalisationError(
+            "body must be a JSON object", [{"field": "$", "error": "not an object"}]
+        )
     data = {key: value for key, value in payload.items() if key not in SERVER_FIELDS}
-    person = data.get("person") if isinstance(data.get("person"), dict) else {}
+    person = data.get("person")
+    email = person.get("email") if isinstance(person, dict) else None
     if not data.get("lead_key"):
-        key = lead_key_for(person.get("email"), source, data.get("source_record_id"))
+        key = lead_key_for(email, source, data.get("source_record_id"))
         if key is None:
             raise NormalisationError(
                 "a lead needs person.email, source_record_id or lead_key",

@@ -1,4 +1,5 @@
-from baton_router.db.tables import metadata
 from baton_runtime.migrations import run_alembic_env
+
+from baton_router.db.tables import metadata
 
 run_alembic_env(metadata)

@@ -15,12 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from baton_schemas import Topics
+
 from baton_runtime.devstack.broker import EmbeddedBroker
 from baton_runtime.devstack.ports import port_in_use
 from baton_runtime.devstack.postgres import EmbeddedPostgres
 from baton_runtime.devstack.services import SERVICES, ServiceProcess, migrate, service_env
 from baton_runtime.devstack.topics import create_topics
-from baton_schemas import Topics
 
 SAMPLE_LEAD = (
     '{"person": {"email": "ada@example.com", "first_name": "Ada", "title": "CTO", "country": "DE"}, '
@@ -37,14 +38,18 @@ def _fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="baton-devstack", description=__doc__)
     parser.add_argument("--data-dir", default=".baton", type=Path)
-    parser.add_argument("--pg-port", default=int(os.environ.get("BATON_PG_PORT", "54329")), type=int)
+    parser.add_argument(
+        "--pg-port", default=int(os.environ.get("BATON_PG_PORT", "54329")), type=int
+    )
     parser.add_argument("--kafka-port", default=9092, type=int)
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
 
-    busy = [s for s in SERVICES if port_in_use(int(os.environ.get(f"{s.env_prefix}HTTP_PORT", s.port)))]
+    busy = [
+        s for s in SERVICES if port_in_use(int(os.environ.get(f"{s.env_prefix}HTTP_PORT", s.port)))
+    ]
     if busy:
         names = ", ".join(f"{s.name} :{s.port}" for s in busy)
         return _fail(f"port already taken ({names}). Is Baton already running? Stop it first.")
@@ -53,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     broker: EmbeddedBroker | None = None
     if not bootstrap:
         if port_in_use(args.kafka_port):
-            return _fail(f"port {args.kafka_port} is taken; set BATON_KAFKA_BOOTSTRAP to use that broker")
+            return _fail(
+                f"port {args.kafka_port} is taken; set BATON_KAFKA_BOOTSTRAP to use that broker"
+            )
         broker = EmbeddedBroker(args.kafka_port, log_file=logs / "broker.log")
         broker.start()
         bootstrap = broker.bootstrap
@@ -67,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         if port_in_use(args.pg_port) and not postgres.is_running():
             if broker:
                 broker.stop()
-            return _fail(f"port {args.pg_port} is taken; set BATON_PG_PORT or the *_DATABASE_URL variables")
+            return _fail(
+                f"port {args.pg_port} is taken; set BATON_PG_PORT or the *_DATABASE_URL variables"
+            )
         if not postgres.is_running():
             postgres.start()
         database_url = postgres.url
@@ -76,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     processes: list[ServiceProcess] = []
     try:
         started = time.monotonic()
-        asyncio.run(create_topics(bootstrap, Topics(os.environ.get("BATON_TOPIC_PREFIX", "")).all_for()))
+        asyncio.run(
+            create_topics(bootstrap, Topics(os.environ.get("BATON_TOPIC_PREFIX", "")).all_for())
+        )
         for service in SERVICES:
             env = service_env(service, database_url=database_url, bootstrap=bootstrap)
             migrate(service, env)
@@ -90,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {process.service.name:<12} {process.url}   (/readyz, /metrics, /docs)")
         router = processes[0].url
         print("\nPost a sample lead:\n")
-        print(f"  curl -i -X POST {router}/webhooks/generic -H 'content-type: application/json' \\\n    -d '{SAMPLE_LEAD}'\n")
+        print(
+            f"  curl -i -X POST {router}/webhooks/generic -H 'content-type: application/json' \\\n    -d '{SAMPLE_LEAD}'\n"
+        )
         print("Ctrl-C stops everything.")
         _wait_for_signal(processes)
     except KeyboardInterrupt:
@@ -114,7 +127,9 @@ def _wait_for_signal(processes: list[ServiceProcess]) -> None:
     while True:
         for process in processes:
             if process.process is not None and process.process.poll() is not None:
-                raise RuntimeError(f"{process.service.name} exited (code {process.process.returncode}); see its log")
+                raise RuntimeError(
+                    f"{process.service.name} exited (code {process.process.returncode}); see its log"
+                )
         time.sleep(0.5)
 
 

@@ -34,7 +34,14 @@ def _ensure_system_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
         )
         return pwd.getpwnam(SYSTEM_USER)
@@ -74,7 +81,9 @@ class EmbeddedPostgres:
             **kwargs,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise RuntimeError(
+                f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
 
     def _prepare(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -89,8 +98,14 @@ class EmbeddedPostgres:
             os.chown(self.log_file, user.pw_uid, user.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
             self._run(
-                "initdb", "-D", str(self.data_dir), "-U", SUPERUSER,
-                "--auth=trust", "--encoding=UTF8", "--no-sync",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
             )
 
     def start(self, timeout: float = 30.0) -> None:
@@ -100,8 +115,17 @@ class EmbeddedPostgres:
             "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
         )
         self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-o", options, "-w", "-t", str(int(timeout)), "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
         )
         wait_for_port(self.port, timeout)
 

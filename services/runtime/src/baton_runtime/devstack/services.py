@@ -28,7 +28,13 @@ SERVICES = (
 )
 
 
-def service_env(service: ServiceDef, *, database_url: str | None, bootstrap: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def service_env(
+    service: ServiceDef,
+    *,
+    database_url: str | None,
+    bootstrap: str,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
     env = dict(os.environ)
     env["BATON_KAFKA_BOOTSTRAP"] = bootstrap
     if database_url:
@@ -40,7 +46,11 @@ def service_env(service: ServiceDef, *, database_url: str | None, bootstrap: str
 
 def migrate(service: ServiceDef, env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", service.module, "migrate"], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", service.module, "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"{service.name} migrate failed:\n{result.stderr[-3000:]}")
@@ -75,7 +85,9 @@ class ServiceProcess:
         last = "no answer"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.service.name} exited with code {self.process.returncode}")
+                raise RuntimeError(
+                    f"{self.service.name} exited with code {self.process.returncode}"
+                )
             try:
                 answer = httpx.get(f"{self.url}/readyz", timeout=2.0)
                 if answer.status_code == 200:

@@ -6,7 +6,6 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-
 from baton_runtime.migrations import create_runtime_tables
 
 revision = "0001"

@@ -6,9 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
-
 from baton_runtime.migrations import create_runtime_tables
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0001"
 down_revision = None
