@@ -1,0 +1,101 @@
+"""The whole path on the embedded stack: webhook -> leads.captured -> router ->
+leads.assigned -> sla-monitor and feedback, read back by a separate plain consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from baton_feedback.config import FeedbackSettings
+from baton_feedback.main import MIGRATIONS as FEEDBACK_MIGRATIONS
+from baton_feedback.main import create_app as create_feedback
+from baton_router.config import RouterSettings
+from baton_router.main import MIGRATIONS as ROUTER_MIGRATIONS
+from baton_router.main import create_app as create_router
+from baton_runtime.testing import create_topics_for, migrate, read_topic, running, wait_ready
+from baton_sla_monitor.config import SlaMonitorSettings
+from baton_sla_monitor.main import MIGRATIONS as SLA_MIGRATIONS
+from baton_sla_monitor.main import create_app as create_sla_monitor
+
+LEAD = {
+    "person": {"email": "Ada@Example.com", "first_name": "Ada", "title": "CTO", "country": "DE"},
+    "company": {"name": "Analytical Engines", "domain": "example.com", "employees": 250},
+    "attribution": {"campaign_id": "spring-webinar", "utm_source": "linkedin"},
+}
+
+
+async def scalar(settings, sql: str):  # type: ignore[no-untyped-def]
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
+            return (await conn.execute(text(sql))).scalar()
+    finally:
+        await engine.dispose()
+
+
+async def eventually(settings, sql: str, expected, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = None
+    while asyncio.get_running_loop().time() < deadline:
+        value = await scalar(settings, sql)
+        if value == expected:
+            return value
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def test_posted_lead_is_assigned_and_reaches_every_service(make_settings) -> None:
+    router = make_settings(RouterSettings, default_owner_id="rep-ada", default_owner_name="Grace")
+    sla = make_settings(SlaMonitorSettings)
+    feedback = make_settings(FeedbackSettings)
+    await create_topics_for(router)
+    for settings, migrations in (
+        (router, ROUTER_MIGRATIONS),
+        (sla, SLA_MIGRATIONS),
+        (feedback, FEEDBACK_MIGRATIONS),
+    ):
+        await migrate(settings, migrations)
+
+    async with contextlib.AsyncExitStack() as stack:
+        router_client = await stack.enter_async_context(running(create_router(router)))
+        sla_client = await stack.enter_async_context(running(create_sla_monitor(sla)))
+        feedback_client = await stack.enter_async_context(running(create_feedback(feedback)))
+        for client in (router_client, sla_client, feedback_client):
+            await wait_ready(client)
+
+        answer = await router_client.post("/webhooks/generic", json=LEAD)
+        assert answer.status_code == 202, answer.text
+        captured_id = answer.json()["event_ids"][0]
+        lead_key = answer.json()["lead_keys"][0]
+
+        records = await read_topic(router.kafka_bootstrap, router.topics.leads_assigned, 1)
+        assert len(records) == 1
+        record = records[0]
+        headers = {name: value.decode() for name, value in record.headers}
+        assert headers["ce_specversion"] == "1.0"
+        assert headers["ce_type"] == "baton.lead.assigned.v1"
+        assert headers["ce_source"] == "/baton/router"
+        assert headers["content-type"] == "application/json"
+        assert headers["ce_id"] and headers["ce_time"]
+        assert headers["traceparent"].startswith("00-")
+        assert record.key == lead_key.encode()
+        data = json.loads(record.value)
+        assert data["captured_event_id"] == captured_id
+        assert data["owner"]["id"] == "rep-ada"
+        assert data["lead"]["attribution"]["campaign_id"] == "spring-webinar"
+
+        sql = f"SELECT count(*) FROM deadlines WHERE lead_key = '{lead_key}'"
+        assert await eventually(sla, sql, 1) == 1
+        sql = f"SELECT campaign_id FROM lead_attribution WHERE lead_key = '{lead_key}'"
+        assert await eventually(feedback, sql, "spring-webinar") == "spring-webinar"
+
+        # The same person again (e-mail case differs) is the same lead key.
+        again = await router_client.post(
+            "/webhooks/generic", json=LEAD | {"person": {"email": "ada@example.com"}}
+        )
+        assert again.json()["lead_keys"] == [lead_key]
