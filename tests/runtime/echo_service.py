@@ -9,16 +9,17 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import uvicorn
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from baton_runtime.consumer import Batch
 from baton_runtime.service import ConsumerSpec, create_service_app
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.tables import add_runtime_tables
 from baton_schemas import LeadAssigned, LeadCaptured
 from baton_schemas.events.lead import LeadSnapshot
-from fastapi import FastAPI
-from pydantic_settings import SettingsConfigDict
-from sqlalchemy import BigInteger, Column, MetaData, Table, Text, insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 POISON = "poison"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from baton_runtime.settings import ServiceSettings
-from baton_schemas import LeadCaptured, encode_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from baton_runtime.settings import ServiceSettings
+from baton_schemas import LeadCaptured, encode_event
 
 
 def captured(lead_key: str) -> LeadCaptured:

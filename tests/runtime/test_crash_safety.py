@@ -13,10 +13,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from baton_runtime.devstack.ports import free_port
-from baton_runtime.testing import as_env, create_topics_for, read_topic
 from echo_service import EchoSettings, create_schema
 from helpers import produce_leads, query
+
+from baton_runtime.devstack.ports import free_port
+from baton_runtime.testing import as_env, create_topics_for, read_topic
 
 SERVICE = Path(__file__).parent / "echo_service.py"
 

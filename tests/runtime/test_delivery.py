@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from baton_runtime.testing import create_topics_for, read_topic, running, wait_ready
-from baton_schemas import encode_event
 from echo_service import EchoSettings, create_app, create_schema
 from helpers import captured, produce_leads, produce_raw, query
+
+from baton_runtime.testing import create_topics_for, read_topic, running, wait_ready
+from baton_schemas import encode_event
 
 DLQ_HEADERS = {
     "__connect.errors.topic",

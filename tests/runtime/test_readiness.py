@@ -7,10 +7,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from echo_service import EchoSettings, create_app, create_schema
+
 from baton_runtime.devstack.ports import free_port
 from baton_runtime.devstack.postgres import EmbeddedPostgres
 from baton_runtime.testing import create_topics_for, running, wait_ready
-from echo_service import EchoSettings, create_app, create_schema
 
 
 async def test_readyz_names_the_database_while_it_is_down_and_recovers(make_settings) -> None:

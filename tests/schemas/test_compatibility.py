@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from baton_schemas.compat import breaking_changes
 from baton_schemas.events import EVENT_MODELS, LeadAssigned
 from baton_schemas.generate import DEFAULT_ROOT, JSON_DIR, json_schema

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from baton_schemas import (
     EnvelopeError,
     LeadAssigned,

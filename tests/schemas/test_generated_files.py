@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from baton_schemas import topics
 from baton_schemas.events import EVENT_MODELS
 from baton_schemas.generate import (

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import sys
 
-from baton_runtime.cli import run_service_cli
-
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.main import MIGRATIONS, create_app
+from baton_runtime.cli import run_service_cli
 
 
 def main(argv: list[str] | None = None) -> int:

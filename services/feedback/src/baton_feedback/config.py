@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from baton_runtime.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from baton_runtime.settings import ServiceSettings
 
 
 class FeedbackSettings(ServiceSettings):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from baton_runtime.consumer import Batch
-from baton_schemas import LeadAssigned
 from sqlalchemy.dialects.postgresql import insert
 
 from baton_feedback.db.tables import lead_attribution
+from baton_runtime.consumer import Batch
+from baton_schemas import LeadAssigned
 
 
 async def record_attribution(batch: Batch) -> None:

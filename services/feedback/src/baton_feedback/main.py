@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
-from baton_runtime.settings import ServiceSettings
-from baton_schemas import LeadAssigned
 from fastapi import FastAPI
 
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.db.tables import runtime_tables
 from baton_feedback.handlers import record_attribution
+from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
+from baton_runtime.settings import ServiceSettings
+from baton_schemas import LeadAssigned
 
 MIGRATIONS = "baton_feedback:migrations"
 

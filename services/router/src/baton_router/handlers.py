@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from baton_runtime.consumer import Batch, Handler
-from baton_schemas import LeadCaptured
 from sqlalchemy import insert
 
 from baton_router.config import RouterSettings
 from baton_router.db.tables import assignments
 from baton_router.domain.assignment import assign_to_default_owner
+from baton_runtime.consumer import Batch, Handler
+from baton_schemas import LeadCaptured
 
 
 def assign_captured_leads(settings: RouterSettings) -> Handler:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
-from baton_runtime.settings import ServiceSettings
-from baton_schemas import LeadCaptured
 from fastapi import FastAPI
 
 from baton_router.api.webhooks import webhook_router
 from baton_router.config import RouterSettings
 from baton_router.db.tables import runtime_tables
 from baton_router.handlers import assign_captured_leads
+from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
+from baton_runtime.settings import ServiceSettings
+from baton_schemas import LeadCaptured
 
 MIGRATIONS = "baton_router:migrations"
 

@@ -21,15 +21,6 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 from aiokafka.structs import ConsumerRecord
-from baton_schemas import (
-    EVENT_MODELS,
-    BatonEvent,
-    DecodedEvent,
-    EnvelopeError,
-    OutgoingRecord,
-    decode_record,
-    encode_event,
-)
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -40,6 +31,15 @@ from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.outbox import Outbox
 from baton_runtime.tables import RuntimeTables
+from baton_schemas import (
+    EVENT_MODELS,
+    BatonEvent,
+    DecodedEvent,
+    EnvelopeError,
+    OutgoingRecord,
+    decode_record,
+    encode_event,
+)
 
 log = get_logger(__name__)
 

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from baton_schemas import OutgoingRecord
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,6 +23,7 @@ from baton_runtime.errors import is_transient
 from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.tables import RuntimeTables
+from baton_schemas import OutgoingRecord
 
 log = get_logger(__name__)
 

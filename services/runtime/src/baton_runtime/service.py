@@ -11,7 +11,6 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-from baton_schemas import BatonEvent
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +24,7 @@ from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.outbox import Outbox, OutboxRelay
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.tables import RuntimeTables
+from baton_schemas import BatonEvent
 
 log = get_logger(__name__)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from baton_schemas import Topics
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton_schemas import Topics
 
 
 def shared(env_name: str, default: object, description: str) -> object:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 
 from baton_runtime.cli import run_service_cli
-
 from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.main import MIGRATIONS, create_app
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from baton_runtime.consumer import Batch
-from baton_schemas import LeadAssigned
 from sqlalchemy.dialects.postgresql import insert
 
+from baton_runtime.consumer import Batch
+from baton_schemas import LeadAssigned
 from baton_sla_monitor.db.tables import deadlines
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import LeadAssigned
-from fastapi import FastAPI
-
 from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.db.tables import runtime_tables
 from baton_sla_monitor.handlers import open_deadlines

@@ -7,14 +7,14 @@ import json
 from datetime import UTC, datetime
 
 from aiokafka.errors import KafkaError
-from baton_runtime.logs import get_logger
-from baton_runtime.service import ServiceRuntime
-from baton_schemas import encode_event
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from baton_router.config import RouterSettings
 from baton_router.domain.intake import NormalisationError, normalise_generic
+from baton_runtime.logs import get_logger
+from baton_runtime.service import ServiceRuntime
+from baton_schemas import encode_event
 
 log = get_logger(__name__)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from baton_runtime.tables import add_runtime_tables
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
+
+from baton_runtime.tables import add_runtime_tables
 
 metadata = MetaData()
 runtime_tables = add_runtime_tables(metadata)

@@ -6,8 +6,9 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from baton_schemas import LeadCaptured
 from pydantic import ValidationError
+
+from baton_schemas import LeadCaptured
 
 SERVER_FIELDS = ("source", "received_at", "raw")
 

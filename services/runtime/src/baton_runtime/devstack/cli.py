@@ -15,13 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from baton_schemas import Topics
-
 from baton_runtime.devstack.broker import EmbeddedBroker
 from baton_runtime.devstack.ports import port_in_use
 from baton_runtime.devstack.postgres import EmbeddedPostgres
 from baton_runtime.devstack.services import SERVICES, ServiceProcess, migrate, service_env
 from baton_runtime.devstack.topics import create_topics
+from baton_schemas import Topics
 
 SAMPLE_LEAD = (
     '{"person": {"email": "ada@example.com", "first_name": "Ada", "title": "CTO", "country": "DE"}, '

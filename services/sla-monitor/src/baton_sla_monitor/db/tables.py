@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from baton_runtime.tables import add_runtime_tables
 from sqlalchemy import Column, DateTime, MetaData, Table, Text
+
+from baton_runtime.tables import add_runtime_tables
 
 metadata = MetaData()
 runtime_tables = add_runtime_tables(metadata)

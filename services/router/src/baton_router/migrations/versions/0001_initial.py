@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from baton_runtime.migrations import create_runtime_tables
 from sqlalchemy.dialects.postgresql import JSONB
+
+from baton_runtime.migrations import create_runtime_tables
 
 revision = "0001"
 down_revision = None

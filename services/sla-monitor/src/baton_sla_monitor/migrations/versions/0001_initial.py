@@ -6,6 +6,7 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+
 from baton_runtime.migrations import create_runtime_tables
 
 revision = "0001"
