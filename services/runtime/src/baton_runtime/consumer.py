@@ -309,8 +309,11 @@ class EventConsumer:
                 log.warning("dead-letter topic unavailable, retrying", error=repr(exc))
                 await asyncio.sleep(1.0)
         self._metrics.dead_lettered.labels(self._metrics.service, record.topic).inc()
+        headers = dict(record.headers or ())
         log.warning(
             "record dead-lettered",
+            event_id=headers.get("ce_id", b"").decode("utf-8", "replace") or None,
+            lead_key=record.key.decode("utf-8", "replace") if record.key else None,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,

@@ -13,10 +13,10 @@ import contextlib
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.errors import is_transient
@@ -77,10 +77,16 @@ class OutboxRelay:
         shards: int,
         batch_size: int,
         poll_interval: float,
+        outbox_retention_s: int = 3600,
+        inbox_retention_s: int = 7 * 24 * 3600,
     ) -> None:
         self._engine = engine
         self._producer = producer
         self._table = tables.outbox
+        self._inbox = tables.inbox
+        self._outbox_retention = outbox_retention_s
+        self._inbox_retention = inbox_retention_s
+        self._last_prune = 0.0
         self._metrics = metrics
         self._shards = shards
         self._lock_class = zlib.crc32(f"{schema}.outbox".encode()) & 0x7FFFFFFF
@@ -105,6 +111,7 @@ class OutboxRelay:
             try:
                 published = await self.publish_pending()
                 await self._refresh_stats()
+                await self._prune()
                 backoff = 0.1
             except Exception as exc:
                 if not is_transient(exc):
@@ -161,6 +168,27 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*futures)
+
+    async def _prune(self) -> None:
+        """Drop published outbox rows and inbox ids older than their retention (once a minute).
+        An inbox id must outlive any redelivery of its event, hence days, not minutes."""
+        now = time.monotonic()
+        if now - self._last_prune < 60.0:
+            return
+        self._last_prune = now
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(self._table).where(
+                    self._table.c.published_at
+                    < func.now() - timedelta(seconds=self._outbox_retention)
+                )
+            )
+            await conn.execute(
+                delete(self._inbox).where(
+                    self._inbox.c.processed_at
+                    < func.now() - timedelta(seconds=self._inbox_retention)
+                )
+            )
 
     async def _refresh_stats(self) -> None:
         now = time.monotonic()

@@ -58,6 +58,8 @@ class ServiceRuntime:
             shards=settings.outbox_shards,
             batch_size=settings.outbox_batch_size,
             poll_interval=settings.outbox_poll_interval_s,
+            outbox_retention_s=settings.outbox_retention_s,
+            inbox_retention_s=settings.inbox_retention_s,
         )
         self.consumers: list[EventConsumer] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}

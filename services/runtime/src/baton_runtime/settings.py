@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 1.0
     outbox_shards: int = 8
+    outbox_retention_s: int = 3600
+    inbox_retention_s: int = 7 * 24 * 3600
 
     log_level: str = "INFO"
 

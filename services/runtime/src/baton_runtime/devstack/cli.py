@@ -122,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait_for_signal(processes: list[ServiceProcess]) -> None:
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a launcher started in the background inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     while True:
         for process in processes:
             if process.process is not None and process.process.poll() is not None:
