@@ -4,6 +4,7 @@ from baton_schemas.envelope import (
     DecodedEvent,
     EnvelopeError,
     OutgoingRecord,
+    child_traceparent,
     decode_record,
     encode_event,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "LeadCaptured",
     "OutgoingRecord",
     "Topics",
+    "child_traceparent",
     "decode_record",
     "encode_event",
 ]

@@ -54,6 +54,14 @@ def new_traceparent() -> str:
     return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
 
 
+def child_traceparent(parent: str | None) -> str:
+    """A new span in the parent's trace (W3C trace context), or a new trace."""
+    parts = parent.split("-") if parent else []
+    if len(parts) != 4 or len(parts[1]) != 32:
+        return new_traceparent()
+    return f"{parts[0]}-{parts[1]}-{uuid.uuid4().hex[:16]}-{parts[3]}"
+
+
 def encode_event(
     event: BatonEvent,
     *,

@@ -15,6 +15,9 @@ async def record_attribution(batch: Batch) -> None:
         assigned = incoming.event
         assert isinstance(assigned, LeadAssigned)
         attribution = assigned.lead.attribution
+        kept = latest.get(assigned.lead_key)
+        if kept is not None and kept["assigned_at"] > assigned.assigned_at:  # type: ignore[operator]
+            continue  # an older assignment later in the batch must not win
         latest[assigned.lead_key] = {
             "lead_key": assigned.lead_key,
             "source": assigned.lead.source,

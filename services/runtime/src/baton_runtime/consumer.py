@@ -37,6 +37,7 @@ from baton_schemas import (
     DecodedEvent,
     EnvelopeError,
     OutgoingRecord,
+    child_traceparent,
     decode_record,
     encode_event,
 )
@@ -67,7 +68,9 @@ class Batch:
     emitted: list[OutgoingRecord] = field(default_factory=list)
 
     def emit(self, event: BatonEvent, *, topic: str, traceparent: str | None = None) -> str:
-        record = encode_event(event, topic=topic, source=self.source, traceparent=traceparent)
+        record = encode_event(
+            event, topic=topic, source=self.source, traceparent=child_traceparent(traceparent)
+        )
         self.emitted.append(record)
         return record.event_id
 

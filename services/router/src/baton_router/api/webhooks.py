@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from baton_router.api.body import delivery_id, parse_json, read_limited
 from baton_router.config import RouterSettings
 from baton_router.domain.intake import NormalisationError, normalise_generic
 from baton_runtime.logs import get_logger
@@ -31,16 +31,18 @@ def webhook_router() -> APIRouter:
         normalise = SOURCES.get(source)
         if normalise is None:
             raise HTTPException(404, f"unknown source {source!r}; known: {sorted(SOURCES)}")
-        body = await _read_limited(request, settings.max_body_bytes)
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+        body = await read_limited(request, settings.max_body_bytes)
+        payload = parse_json(body)
         try:
             lead = normalise(payload, source=source, received_at=datetime.now(UTC))
         except NormalisationError as exc:
             return JSONResponse({"detail": str(exc), "fields": exc.fields}, status_code=422)
-        record = encode_event(lead, topic=settings.topics.leads_captured, source=runtime.source)
+        record = encode_event(
+            lead,
+            topic=settings.topics.leads_captured,
+            source=runtime.source,
+            event_id=delivery_id(source, body, request.headers.get("webhook-id")),
+        )
         try:
             await asyncio.wait_for(
                 runtime.producer.send_and_wait(
@@ -61,17 +63,3 @@ def webhook_router() -> APIRouter:
         )
 
     return router
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -40,8 +40,16 @@ def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> Le
     data = {key: value for key, value in payload.items() if key not in SERVER_FIELDS}
     person = data.get("person")
     email = person.get("email") if isinstance(person, dict) else None
+    if not isinstance(email, str):
+        email = None  # a wrong type is reported by the model validation below
     if not data.get("lead_key"):
         key = lead_key_for(email, source, data.get("source_record_id"))
+        if key is None and isinstance(person, dict) and person.get("email") is not None:
+            email_type = type(person["email"]).__name__
+            raise NormalisationError(
+                "person.email must be a string",
+                [{"field": "person.email", "error": f"expected a string, got {email_type}"}],
+            )
         if key is None:
             raise NormalisationError(
                 "a lead needs person.email, source_record_id or lead_key",

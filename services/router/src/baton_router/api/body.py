@@ -1,0 +1,63 @@
+"""Reading a webhook body safely: bounded size, bounded nesting, a stable delivery id."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+MAX_DEPTH = 32
+# Namespace for delivery ids derived from the body (uuid5), so a retried delivery gets the
+# same event id and the router's inbox absorbs it even if the first attempt was published.
+DELIVERY_NAMESPACE = uuid.UUID("6f1c2a52-8a4e-4f0e-9d0a-6b1f2f8e5c11")
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
+    if _depth(payload) > max_depth:
+        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def delivery_id(source: str, body: bytes, declared: str | None) -> str:
+    """The sender's delivery id when it gives one, else one derived from the body."""
+    basis = (
+        f"{source}:id:{declared}"
+        if declared
+        else f"{source}:body:{hashlib.sha256(body).hexdigest()}"
+    )
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, basis))

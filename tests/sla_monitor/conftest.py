@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# The support module lives beside the tests (no packages under tests/: --import-mode=importlib).
+sys.path.insert(0, str(Path(__file__).parent))
