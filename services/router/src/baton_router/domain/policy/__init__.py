@@ -1,0 +1,1 @@
+"""The versioned policy document marketing and sales own together."""
