@@ -6,9 +6,16 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from feedback_support import assigned, encode, eventually, prepare, produce, query, serving
+from feedback_support import prepare, serving
 
-from baton_runtime.testing import read_topic
+from baton_runtime.testing import (
+    encode_assigned,
+    eventually,
+    produce,
+    query,
+    read_topic,
+    sample_assigned,
+)
 
 ATTRIBUTION = (
     "SELECT lead_key, source, campaign_id, campaign_name, channel, owner_id, tier, score,"
@@ -28,9 +35,9 @@ async def wait_processed(settings, *event_ids: str) -> None:  # type: ignore[no-
 
 async def test_attribution_row_carries_source_campaign_owner_and_score(make_settings) -> None:
     settings = await prepare(make_settings)
-    webinar = encode(
+    webinar = encode_assigned(
         settings,
-        assigned(
+        sample_assigned(
             "lead-a",
             owner_id="rep-1",
             assigned_at=T0,
@@ -42,9 +49,9 @@ async def test_attribution_row_carries_source_campaign_owner_and_score(make_sett
             score=87.5,
         ),
     )
-    queued = encode(
+    queued = encode_assigned(
         settings,
-        assigned(
+        sample_assigned(
             "lead-b",
             owner_id=None,
             assigned_at=T0,
@@ -56,7 +63,7 @@ async def test_attribution_row_carries_source_campaign_owner_and_score(make_sett
             score=0.0,
         ),
     )
-    await produce(settings, [webinar, queued])
+    await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [webinar, queued])
     async with serving(settings):
         await wait_processed(settings, webinar.event_id, queued.event_id)
         rows = await query(settings, ATTRIBUTION)
@@ -80,14 +87,14 @@ async def test_attribution_row_carries_source_campaign_owner_and_score(make_sett
 
 async def test_newest_assignment_wins_across_batches(make_settings) -> None:
     settings = await prepare(make_settings)
-    first = encode(settings, assigned("lead-a", owner_id="rep-1", assigned_at=T0))
+    first = encode_assigned(settings, sample_assigned("lead-a", owner_id="rep-1", assigned_at=T0))
     async with serving(settings):
-        await produce(settings, [first])
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [first])
         await wait_processed(settings, first.event_id)
 
-        newer = encode(
+        newer = encode_assigned(
             settings,
-            assigned(
+            sample_assigned(
                 "lead-a",
                 owner_id="rep-2",
                 assigned_at=T0 + timedelta(hours=1),
@@ -97,16 +104,17 @@ async def test_newest_assignment_wins_across_batches(make_settings) -> None:
                 attempt=2,
             ),
         )
-        await produce(settings, [newer])
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [newer])
         await wait_processed(settings, newer.event_id)
         after_newer = await query(settings, ATTRIBUTION)
 
         # A late, older assignment (e.g. replayed) must not overwrite the newer one,
         # and redelivering the newer one changes nothing.
-        late = encode(
-            settings, assigned("lead-a", owner_id="rep-0", assigned_at=T0 - timedelta(hours=1))
+        late = encode_assigned(
+            settings,
+            sample_assigned("lead-a", owner_id="rep-0", assigned_at=T0 - timedelta(hours=1)),
         )
-        await produce(settings, [late, newer])
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [late, newer])
         await wait_processed(settings, late.event_id)
         await asyncio.sleep(0.3)
         after_late = await query(settings, ATTRIBUTION)
@@ -131,11 +139,12 @@ async def test_newest_assignment_wins_across_batches(make_settings) -> None:
 
 async def test_newest_assignment_wins_within_one_batch(make_settings) -> None:
     settings = await prepare(make_settings)
-    newer = encode(
-        settings, assigned("lead-a", owner_id="rep-new", assigned_at=T0 + timedelta(hours=1))
+    newer = encode_assigned(
+        settings, sample_assigned("lead-a", owner_id="rep-new", assigned_at=T0 + timedelta(hours=1))
     )
-    older = encode(settings, assigned("lead-a", owner_id="rep-old", assigned_at=T0))
-    await produce(settings, [newer, older])  # same key: one partition, one fetch
+    older = encode_assigned(settings, sample_assigned("lead-a", owner_id="rep-old", assigned_at=T0))
+    # same key: one partition, one fetch
+    await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [newer, older])
     async with serving(settings):
         await wait_processed(settings, newer.event_id, older.event_id)
         rows = await query(settings, "SELECT owner_id, assigned_event_id FROM lead_attribution")
@@ -144,12 +153,12 @@ async def test_newest_assignment_wins_within_one_batch(make_settings) -> None:
 
 async def test_invalid_record_goes_to_the_dead_letter_topic(make_settings) -> None:
     settings = await prepare(make_settings, max_retries=1)
-    good = encode(settings, assigned("lead-x", assigned_at=T0))
+    good = encode_assigned(settings, sample_assigned("lead-x", assigned_at=T0))
     invalid_headers = [(k, b"bad-1" if k == "ce_id" else v) for k, v in good.headers]
     invalid_value = json.loads(good.value)
     invalid_value["lead"] = {"attribution": {"campaign_id": "no source"}}  # lead.source missing
     invalid = (b"lead-x", json.dumps(invalid_value).encode(), invalid_headers)
-    await produce(settings, [invalid, good])
+    await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [invalid, good])
 
     async with serving(settings) as client:
         await wait_processed(settings, good.event_id)

@@ -6,9 +6,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from router_support import LEAD, eventually, metric, produce_raw, query, router
+from router_support import LEAD, router
 
-from baton_runtime.testing import read_topic
+from baton_runtime.testing import eventually, metric, produce, query, read_topic
 
 OWNER = {
     "default_owner_id": "rep-ada",
@@ -109,12 +109,10 @@ async def test_a_redelivered_captured_event_is_assigned_once(make_settings) -> N
             0
         ]
         for _ in range(2):  # the same event id again, as a redelivery would bring it
-            await produce_raw(
-                settings,
+            await produce(
+                settings.kafka_bootstrap,
                 settings.topics.leads_captured,
-                original.key,
-                original.value,
-                list(original.headers),
+                [(original.key, original.value, list(original.headers))],
             )
         # Same person, new delivery: same key, so same partition, behind the duplicates.
         marker = await client.post(
@@ -155,12 +153,16 @@ async def test_an_invalid_captured_record_is_dead_lettered_and_the_lead_behind_i
             (name, b"bad-captured-1" if name == "ce_id" else value)
             for name, value in original.headers
         ]
-        await produce_raw(
-            settings,
+        await produce(
+            settings.kafka_bootstrap,
             settings.topics.leads_captured,
-            original.key,
-            json.dumps({"lead_key": "x", "source": "generic"}).encode(),  # no received_at
-            bad_headers,
+            [
+                (
+                    original.key,
+                    json.dumps({"lead_key": "x", "source": "generic"}).encode(),  # no received_at
+                    bad_headers,
+                )
+            ],
         )
         after = await client.post(
             "/webhooks/generic", json={"person": {"email": "ada@example.com"}}

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from router_support import LEAD, query, router
+from router_support import LEAD, router
 
 from baton_router.domain.intake import normalise_generic
-from baton_runtime.testing import read_topic
+from baton_runtime.testing import query, read_topic
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 

@@ -1,14 +1,14 @@
-"""Producing test input and reading results for the runtime tests."""
+"""Producing test input for the runtime tests' echo service."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton_runtime.settings import ServiceSettings
+from baton_runtime.testing import produce
 from baton_schemas import LeadCaptured, encode_event
 
 
@@ -40,23 +40,7 @@ async def produce_leads(settings: ServiceSettings, keys: list[str]) -> list[str]
 
 
 async def produce_raw(
-    settings: ServiceSettings, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+    settings: ServiceSettings, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            settings.topics.leads_captured, value=value, key=key, headers=headers
-        )
-    finally:
-        await producer.stop()
-
-
-async def query(settings: ServiceSettings, sql: str) -> list[tuple[object, ...]]:
-    engine = create_async_engine(settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
-            return [tuple(row) for row in (await conn.execute(text(sql))).all()]
-    finally:
-        await engine.dispose()
+    """One record onto the captured topic, acknowledged."""
+    await produce(settings.kafka_bootstrap, settings.topics.leads_captured, [(key, value, headers)])

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 from echo_service import EchoSettings, create_schema
-from helpers import produce_leads, query
+from helpers import produce_leads
 
 from baton_runtime.devstack.ports import free_port
-from baton_runtime.testing import as_env, create_topics_for, read_topic
+from baton_runtime.testing import as_env, create_topics_for, query, read_topic
 
 SERVICE = Path(__file__).parent / "echo_service.py"
 

@@ -6,9 +6,9 @@ import asyncio
 import json
 
 from echo_service import EchoSettings, create_app, create_schema
-from helpers import captured, produce_leads, produce_raw, query
+from helpers import captured, produce_leads, produce_raw
 
-from baton_runtime.testing import create_topics_for, read_topic, running, wait_ready
+from baton_runtime.testing import create_topics_for, query, read_topic, running, wait_ready
 from baton_schemas import encode_event
 
 DLQ_HEADERS = {

@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 
 from echo_service import EchoSettings, create_app, create_schema
-from helpers import produce_leads, query
+from helpers import produce_leads
 
-from baton_runtime.testing import create_topics_for, running, wait_ready
+from baton_runtime.testing import create_topics_for, query, running, wait_ready
 
 
 async def count_effects(settings: EchoSettings) -> int:

@@ -6,9 +6,16 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
-from sla_support import assigned, encode, eventually, prepare, produce, query, serving
+from sla_support import prepare, serving
 
-from baton_runtime.testing import read_topic
+from baton_runtime.testing import (
+    encode_assigned,
+    eventually,
+    produce,
+    query,
+    read_topic,
+    sample_assigned,
+)
 from baton_schemas import LeadCaptured, encode_event
 
 DLQ_HEADERS = {
@@ -35,16 +42,20 @@ async def count(settings, table: str) -> int:  # type: ignore[no-untyped-def]
 async def test_each_assignment_opens_one_open_deadline(make_settings) -> None:
     settings = await prepare(make_settings)
     t0 = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
-    first = encode(settings, assigned("lead-a", owner_id="rep-1", assigned_at=t0, tier="hot"))
-    reassigned = encode(
-        settings,
-        assigned("lead-a", owner_id="rep-2", assigned_at=t0 + timedelta(hours=1), attempt=2),
+    first = encode_assigned(
+        settings, sample_assigned("lead-a", owner_id="rep-1", assigned_at=t0, tier="hot")
     )
-    queued = encode(
+    reassigned = encode_assigned(
         settings,
-        assigned("lead-b", owner_id=None, assigned_at=t0 + timedelta(hours=2), tier=None),
+        sample_assigned("lead-a", owner_id="rep-2", assigned_at=t0 + timedelta(hours=1), attempt=2),
     )
-    await produce(settings, [first, reassigned, queued])
+    queued = encode_assigned(
+        settings,
+        sample_assigned("lead-b", owner_id=None, assigned_at=t0 + timedelta(hours=2), tier=None),
+    )
+    await produce(
+        settings.kafka_bootstrap, settings.topics.leads_assigned, [first, reassigned, queued]
+    )
 
     async with serving(settings):
         rows = await eventually(lambda: query(settings, DEADLINES), lambda r: len(r) >= 3)
@@ -61,18 +72,19 @@ async def test_each_assignment_opens_one_open_deadline(make_settings) -> None:
 async def test_a_redelivered_assignment_adds_nothing(make_settings) -> None:
     settings = await prepare(make_settings)
     t0 = datetime.now(UTC).replace(microsecond=0)
-    a = encode(settings, assigned("lead-dup", assigned_at=t0))
-    b = encode(settings, assigned("lead-other", assigned_at=t0))
-    await produce(settings, [a, a, b, a])  # the same event id three times: a redelivery
+    a = encode_assigned(settings, sample_assigned("lead-dup", assigned_at=t0))
+    b = encode_assigned(settings, sample_assigned("lead-other", assigned_at=t0))
+    # the same event id three times: a redelivery
+    await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [a, a, b, a])
 
     async with serving(settings):
         await eventually(lambda: count(settings, "deadlines"), lambda n: n >= 2)
         # Redelivered once more after it was processed, then a new assignment of the same
         # lead (same key, same partition, so it is consumed after the duplicate).
-        marker = encode(
-            settings, assigned("lead-dup", assigned_at=t0 + timedelta(minutes=5), attempt=2)
+        marker = encode_assigned(
+            settings, sample_assigned("lead-dup", assigned_at=t0 + timedelta(minutes=5), attempt=2)
         )
-        await produce(settings, [a, marker])
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [a, marker])
         await eventually(lambda: count(settings, "deadlines"), lambda n: n >= 3)
         await asyncio.sleep(0.5)
         rows = await query(settings, "SELECT assigned_event_id, lead_key FROM deadlines")
@@ -88,7 +100,7 @@ async def test_invalid_records_go_to_the_dead_letter_topic_and_the_partition_mov
     make_settings,
 ) -> None:
     settings = await prepare(make_settings, max_retries=1)
-    good = encode(settings, assigned("lead-x"))
+    good = encode_assigned(settings, sample_assigned("lead-x"))
     headers = list(good.headers)
 
     def with_id(event_id: bytes) -> list[tuple[str, bytes]]:
@@ -112,7 +124,11 @@ async def test_invalid_records_go_to_the_dead_letter_topic_and_the_partition_mov
         topic=settings.topics.leads_assigned,
         source="/test",
     )
-    await produce(settings, [not_json, missing_fields, no_event_id, unknown_type, other, good])
+    await produce(
+        settings.kafka_bootstrap,
+        settings.topics.leads_assigned,
+        [not_json, missing_fields, no_event_id, unknown_type, other, good],
+    )
 
     async with serving(settings) as client:
         rows = await eventually(lambda: count(settings, "deadlines"), lambda n: n >= 1)

@@ -10,19 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
 from baton_runtime.settings import ServiceSettings
+from baton_schemas import LeadAssigned, OutgoingRecord, encode_event
+from baton_schemas.events.lead import Attribution, LeadSnapshot, Owner, Score
 
 S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T")
+
+RawRecord = tuple[bytes | None, bytes, Sequence[tuple[str, bytes]]]
+"""A record as (key, value, headers), for input no encoder would write."""
+
+
+class MakeSettings(Protocol):
+    """The `make_settings` fixture: isolated settings of the class it is given."""
+
+    def __call__(self, settings_cls: type[S], **overrides: Any) -> S: ...
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +70,7 @@ def isolation() -> str:
 
 
 @pytest.fixture
-def make_settings(embedded_postgres: Any, embedded_broker: Any, isolation: str) -> Any:
+def make_settings(embedded_postgres: Any, embedded_broker: Any, isolation: str) -> MakeSettings:
     def build(settings_cls: type[S], **overrides: Any) -> S:
         values: dict[str, Any] = {
             "kafka_bootstrap": embedded_broker.bootstrap,
@@ -98,6 +112,24 @@ async def running(app: Any) -> AsyncIterator[Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://baton.test") as client:
             yield client
+
+
+async def prepare_service(
+    make_settings: MakeSettings, settings_cls: type[S], migrations: str, **overrides: Any
+) -> S:
+    """Settings from `make_settings`, with the topics created and the schema migrated."""
+    settings = make_settings(settings_cls, **overrides)
+    await create_topics_for(settings)
+    await migrate(settings, migrations)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[Any]:
+    """`running(app)`, entered once the app reports ready."""
+    async with running(app) as client:
+        await wait_ready(client)
+        yield client
 
 
 async def wait_ready(client: Any, timeout: float = 30.0) -> None:
@@ -151,3 +183,116 @@ def as_env(settings: ServiceSettings) -> dict[str, str]:
         key = alias.choices[0] if alias is not None else f"{prefix}{name}".upper()  # type: ignore[union-attr]
         env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+async def produce(
+    bootstrap: str, topic: str, records: Iterable[OutgoingRecord | RawRecord]
+) -> None:
+    """Send records to `topic` in order, each acknowledged before the next."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for record in records:
+            key, value, headers = (
+                (record.key, record.value, record.headers)
+                if isinstance(record, OutgoingRecord)
+                else record
+            )
+            await producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+    finally:
+        await producer.stop()
+
+
+async def query(settings: ServiceSettings, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of `sql` run in the service's schema."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
+            return [tuple(row) for row in (await conn.execute(text(sql), params)).all()]
+    finally:
+        await engine.dispose()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    timeout: float = 20.0,
+    interval: float = 0.1,
+) -> T:
+    """Poll `probe` until `done(value)`; return the last value either way."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    value = await probe()
+    while not done(value) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(interval)
+        value = await probe()
+    return value
+
+
+def sample_assigned(
+    lead_key: str,
+    *,
+    owner_id: str | None = "rep-1",
+    assigned_at: datetime | None = None,
+    tier: str | None = "hot",
+    source: str = "generic",
+    campaign_id: str | None = "spring-webinar",
+    campaign_name: str | None = "Spring webinar",
+    channel: str | None = "paid_social",
+    score: float = 42.0,
+    attempt: int = 1,
+) -> LeadAssigned:
+    """A `LeadAssigned` as the router would emit it; no owner means the unassigned queue."""
+    return LeadAssigned(
+        lead_key=lead_key,
+        captured_event_id=f"captured-{lead_key}-{attempt}",
+        assigned_at=assigned_at or datetime.now(UTC),
+        owner=Owner(id=owner_id, name=f"Rep {owner_id}") if owner_id else None,
+        queue=None if owner_id else "unassigned",
+        reason="test",
+        tier=tier,
+        score=Score(total=score),
+        policy_version="test-1",
+        attempt=attempt,
+        lead=LeadSnapshot(
+            source=source,
+            attribution=Attribution(
+                campaign_id=campaign_id, campaign_name=campaign_name, channel=channel
+            ),
+        ),
+    )
+
+
+def encode_assigned(settings: ServiceSettings, event: LeadAssigned) -> OutgoingRecord:
+    """`event` as a record on the assigned topic, from a stand-in router."""
+    return encode_event(event, topic=settings.topics.leads_assigned, source="/test/router")
+
+
+_SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)"
+)
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """The samples in Prometheus text format, as (name, labels, value)."""
+    samples = []
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            labels = dict(_LABEL.findall(match["labels"] or ""))
+            samples.append((match["name"], labels, float(match["value"])))
+    return samples
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The first sample named `name` carrying `labels`, or None when there is none."""
+    for sample, found, value in parse_metrics(text):
+        if sample == name and all(found.get(k) == v for k, v in labels.items()):
+            return value
+    return None
