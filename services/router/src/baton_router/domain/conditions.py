@@ -50,7 +50,9 @@ class Condition(BaseModel):
             if not self.field:
                 raise ValueError("a field test needs `field`")
             if len(operators) != 1:
-                raise ValueError(f"a field test needs exactly one operator of {', '.join(OPERATORS)}")
+                raise ValueError(
+                    f"a field test needs exactly one operator of {', '.join(OPERATORS)}"
+                )
         if self.matches is not None:
             try:
                 re.compile(self.matches)
@@ -60,7 +62,11 @@ class Condition(BaseModel):
 
     def _set_operators(self) -> list[str]:
         names = {"in": "in_"}
-        return [op for op in OPERATORS if op in self.model_fields_set or names.get(op, op) in self.model_fields_set]
+        return [
+            op
+            for op in OPERATORS
+            if op in self.model_fields_set or names.get(op, op) in self.model_fields_set
+        ]
 
     def describe(self) -> str:
         if self.all is not None:

@@ -87,7 +87,9 @@ class Policy(Strict):
     version: str = Field(min_length=1)
     description: str | None = None
     scoring: Scoring
-    tiers: list[Tier] = Field(min_length=1, description="first match wins; the last should have no `when`")
+    tiers: list[Tier] = Field(
+        min_length=1, description="first match wins; the last should have no `when`"
+    )
     routing: Routing = Routing()
 
     @model_validator(mode="after")
