@@ -97,7 +97,7 @@ def evaluate(condition: Condition, facts: Facts) -> bool:
     if op == "exists":
         return (value is not None and value != [] and value != "") == condition.exists
     if op == "ne":
-        return _norm(value) != _norm(condition.ne)
+        return bool(_norm(value) != _norm(condition.ne))
     if op == "not_in":
         return _norm(value) not in {_norm(item) for item in condition.not_in or []}
     if value is None:
@@ -118,9 +118,10 @@ def evaluate(condition: Condition, facts: Facts) -> bool:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
     bound = getattr(condition, op)
-    return {
+    outcome: bool = {
         "gt": value > bound,
         "gte": value >= bound,
         "lt": value < bound,
         "lte": value <= bound,
     }[op]
+    return outcome

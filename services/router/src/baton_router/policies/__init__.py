@@ -1,0 +1,1 @@
+"""Policies shipped with the router (YAML documents, read with importlib.resources)."""
