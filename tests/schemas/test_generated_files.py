@@ -204,6 +204,11 @@ def test_operations_as_known_now(asyncapi: dict[str, Any]) -> None:
         ("router", "send", topics.LEADS_ASSIGNED),
         ("sla-monitor", "receive", topics.LEADS_ASSIGNED),
         ("feedback", "receive", topics.LEADS_ASSIGNED),
+        ("sla-monitor", "send", topics.SLA_EVENTS),
+        ("router", "receive", topics.SLA_EVENTS),
+        ("feedback", "send", topics.FEEDBACK_TRACEABLE),
+        ("router", "receive", topics.FEEDBACK_TRACEABLE),
+        ("sla-monitor", "receive", topics.FEEDBACK_TRACEABLE),
     }
 
 

@@ -8,7 +8,14 @@ from baton_schemas.envelope import (
     decode_record,
     encode_event,
 )
-from baton_schemas.events import EVENT_MODELS, BatonEvent, LeadAssigned, LeadCaptured
+from baton_schemas.events import (
+    EVENT_MODELS,
+    BatonEvent,
+    FeedbackTraceable,
+    LeadAssigned,
+    LeadCaptured,
+    SlaBreached,
+)
 from baton_schemas.topics import Topics
 
 __all__ = [
@@ -16,9 +23,11 @@ __all__ = [
     "BatonEvent",
     "DecodedEvent",
     "EnvelopeError",
+    "FeedbackTraceable",
     "LeadAssigned",
     "LeadCaptured",
     "OutgoingRecord",
+    "SlaBreached",
     "Topics",
     "child_traceparent",
     "decode_record",

@@ -57,6 +57,24 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("router", "send", topics.LEADS_ASSIGNED, "Publish who follows the lead up and why."),
     Operation("sla-monitor", "receive", topics.LEADS_ASSIGNED, "Open an SLA clock per assignment."),
     Operation("feedback", "receive", topics.LEADS_ASSIGNED, "Record assignments for attribution."),
+    Operation(
+        "sla-monitor", "send", topics.SLA_EVENTS, "Publish deadlines, warnings and breaches."
+    ),
+    Operation(
+        "router", "receive", topics.SLA_EVENTS, "Reassign a lead on a breach that asks for it."
+    ),
+    Operation(
+        "feedback", "send", topics.FEEDBACK_TRACEABLE, "Publish sales activity and outcomes."
+    ),
+    Operation(
+        "router",
+        "receive",
+        topics.FEEDBACK_TRACEABLE,
+        "Re-route leads rejected for a listed reason.",
+    ),
+    Operation(
+        "sla-monitor", "receive", topics.FEEDBACK_TRACEABLE, "Stop the clock on a qualifying touch."
+    ),
 )
 """Who sends and receives what, as known now. Keep in step with the services."""
 

@@ -1,10 +1,20 @@
 """Versioned event models. A change that breaks a consumer is a new version."""
 
 from baton_schemas.events.base import BatonEvent
+from baton_schemas.events.feedback import FeedbackTraceable
 from baton_schemas.events.lead import LeadAssigned, LeadCaptured
+from baton_schemas.events.sla import SlaBreached
 
 EVENT_MODELS: dict[str, type[BatonEvent]] = {
-    model.event_type: model for model in (LeadCaptured, LeadAssigned)
+    model.event_type: model
+    for model in (LeadCaptured, LeadAssigned, SlaBreached, FeedbackTraceable)
 }
 
-__all__ = ["EVENT_MODELS", "BatonEvent", "LeadAssigned", "LeadCaptured"]
+__all__ = [
+    "EVENT_MODELS",
+    "BatonEvent",
+    "FeedbackTraceable",
+    "LeadAssigned",
+    "LeadCaptured",
+    "SlaBreached",
+]
