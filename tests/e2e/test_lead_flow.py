@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 
+from router_support import TEST_POLICY
+from signing import SECRETS, StandardWebhooksAuth
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -49,8 +51,23 @@ async def eventually(settings, sql: str, expected, timeout: float = 20.0):  # ty
     return value
 
 
+async def set_up_routing(client) -> None:  # type: ignore[no-untyped-def]
+    """As an operator would: the policy, a rep and a pool through the admin API."""
+    admin = {"authorization": "Bearer k-ops"}
+    answer = await client.put(
+        "/policy", content=TEST_POLICY, headers={**admin, "content-type": "application/yaml"}
+    )
+    assert answer.status_code == 200, answer.text
+    rep = {"name": "Grace", "time_zone": "Europe/Berlin"}
+    answer = await client.put("/roster/reps/rep-ada", json=rep, headers=admin)
+    assert answer.status_code in (200, 201), answer.text
+    pool = {"strategy": "round_robin", "members": [{"rep_id": "rep-ada"}]}
+    answer = await client.put("/roster/pools/inbound", json=pool, headers=admin)
+    assert answer.status_code in (200, 201), answer.text
+
+
 async def test_posted_lead_is_assigned_and_reaches_every_service(make_settings) -> None:
-    router = make_settings(RouterSettings, default_owner_id="rep-ada", default_owner_name="Grace")
+    router = make_settings(RouterSettings, webhook_secrets=SECRETS, api_keys={"ops": "k-ops"})
     sla = make_settings(SlaMonitorSettings)
     feedback = make_settings(FeedbackSettings)
     await create_topics_for(router)
@@ -63,10 +80,12 @@ async def test_posted_lead_is_assigned_and_reaches_every_service(make_settings) 
 
     async with contextlib.AsyncExitStack() as stack:
         router_client = await stack.enter_async_context(running(create_router(router)))
+        router_client.auth = StandardWebhooksAuth()  # the sender signs (Standard Webhooks)
         sla_client = await stack.enter_async_context(running(create_sla_monitor(sla)))
         feedback_client = await stack.enter_async_context(running(create_feedback(feedback)))
         for client in (router_client, sla_client, feedback_client):
             await wait_ready(client)
+        await set_up_routing(router_client)
 
         answer = await router_client.post("/webhooks/generic", json=LEAD)
         assert answer.status_code == 202, answer.text
@@ -87,6 +106,9 @@ async def test_posted_lead_is_assigned_and_reaches_every_service(make_settings) 
         data = json.loads(record.value)
         assert data["captured_event_id"] == captured_id
         assert data["owner"]["id"] == "rep-ada"
+        assert data["owner"]["name"] == "Grace"
+        assert data["policy_version"] == "policy-test-7"
+        assert data["pool"] == "inbound"
         assert data["lead"]["attribution"]["campaign_id"] == "spring-webinar"
 
         sql = f"SELECT count(*) FROM deadlines WHERE lead_key = '{lead_key}'"

@@ -6,17 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from router_support import LEAD, router
+from router_support import LEAD, seed_roster, write_policy
+from signing import router  # router_support.router, signing generic webhooks
 
+from baton_router.domain.routing.roster import Pool, PoolMember, Rep
 from baton_runtime.testing import eventually, metric, produce, query, read_topic
 
-OWNER = {
-    "default_owner_id": "rep-ada",
-    "default_owner_name": "Ada Lovelace",
-    "default_owner_email": "ada.owner@baton.test",
-    "default_owner_time_zone": "Europe/Berlin",
-    "policy_version": "policy-test-7",
-}
+ADA = Rep(
+    id="rep-ada",
+    name="Ada Lovelace",
+    email="ada.owner@baton.test",
+    time_zone="Europe/Berlin",
+)
+INBOUND = Pool(name="inbound", members=(PoolMember("rep-ada"),))
 
 
 def at(value: str) -> datetime:
@@ -35,8 +37,9 @@ async def assignment_rows(settings: Any) -> list[tuple[Any, ...]]:
     )
 
 
-async def test_a_posted_lead_is_assigned_once_to_the_default_owner(make_settings) -> None:
-    async with router(make_settings, **OWNER) as (settings, client):
+async def test_a_posted_lead_is_assigned_once_to_the_pool_member(make_settings, tmp_path) -> None:
+    async with router(make_settings, policy_file=write_policy(tmp_path)) as (settings, client):
+        await seed_roster(settings, [ADA], [INBOUND])
         answer = await client.post("/webhooks/generic", json=LEAD)
         assert answer.status_code == 202, answer.text
         captured_id = answer.json()["event_ids"][0]

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from router_support import LEAD, router
+from router_support import LEAD
+from signing import router  # router_support.router, signing generic webhooks
 
 from baton_router.domain.intake import normalise_generic
-from baton_runtime.testing import query, read_topic
+from baton_runtime.testing import eventually, query, read_topic
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 
@@ -186,7 +187,10 @@ async def test_broker_down_answers_503_quickly_and_recovers(make_settings, embed
                 "/webhooks/generic", json={"person": {"email": "down@example.com"}}
             )
         assert retry.status_code == 202, retry.text
-        assignments = await query(settings, "SELECT count(*) FROM assignments")
+        assignments = await eventually(
+            lambda: query(settings, "SELECT count(*) FROM assignments"),
+            lambda rows: rows[0][0] >= 1,
+        )
     assert assignments[0][0] >= 1
 
 

@@ -1,41 +1,45 @@
-"""Consumer handlers: captured lead -> assignment decision (through the outbox)."""
+"""The router's consumer: new leads are scored, tiered and routed; SLA breaches and sales
+rejections that ask for it reassign a lead, excluding the owners it already had. Every
+decision is published as `baton.lead.assigned.v1` through the outbox."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
-
 from baton_router.config import RouterSettings
-from baton_router.db.tables import assignments
-from baton_router.domain.assignment import assign_to_default_owner
+from baton_router.policy_cache import PolicyCache
+from baton_router.routing_session import RoutingSession
 from baton_runtime.consumer import Batch, Handler
-from baton_schemas import LeadCaptured
+from baton_runtime.logs import get_logger
+from baton_schemas import FeedbackTraceable, LeadAssigned, LeadCaptured, SlaBreached
+
+log = get_logger(__name__)
 
 
-def assign_captured_leads(settings: RouterSettings) -> Handler:
+def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
     topic = settings.topics.leads_assigned
 
     async def handle(batch: Batch) -> None:
-        rows = []
         now = datetime.now(UTC)
+        policy = await policies.current(batch.conn)
+        session = RoutingSession(batch.conn, policy, now)
+        await session.prepare([incoming.event for incoming in batch.events])
         for incoming in batch.events:
-            lead = incoming.event
-            assert isinstance(lead, LeadCaptured)
-            decision = assign_to_default_owner(lead, incoming.id, settings, now)
-            event_id = batch.emit(decision, topic=topic, traceparent=incoming.envelope.traceparent)
-            rows.append(
-                {
-                    "assigned_event_id": event_id,
-                    "captured_event_id": incoming.id,
-                    "lead_key": decision.lead_key,
-                    "owner_id": decision.owner.id if decision.owner else None,
-                    "queue": decision.queue,
-                    "attempt": decision.attempt,
-                    "assigned_at": decision.assigned_at,
-                    "decision": decision.model_dump(mode="json"),
-                }
-            )
-        await batch.conn.execute(insert(assignments), rows)
+            event = incoming.event
+            decided: LeadAssigned | None
+            if isinstance(event, LeadCaptured):
+                decided = session.route_captured(incoming.id, event)
+            elif isinstance(event, SlaBreached):
+                decided = session.on_breach(incoming.id, event)
+            elif isinstance(event, FeedbackTraceable):
+                decided = session.on_feedback(incoming.id, event)
+            else:
+                decided = None
+            if decided is None:
+                log.info("no routing change", event_id=incoming.id, lead_key=event.lead_key)
+                continue
+            event_id = batch.emit(decided, topic=topic, traceparent=incoming.envelope.traceparent)
+            session.record(event_id, decided, trigger_event_id=incoming.id)
+        await session.flush()
 
     return handle

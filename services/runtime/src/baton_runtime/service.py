@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
@@ -37,6 +37,7 @@ class ConsumerSpec:
 
 
 ConsumerFactory = Callable[["ServiceRuntime"], Sequence[ConsumerSpec]]
+StartupHook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
 class ServiceRuntime:
@@ -150,13 +151,18 @@ def create_service_app(
     consumers: ConsumerFactory,
     routers: Sequence[APIRouter] = (),
     title: str,
+    on_startup: StartupHook | None = None,
 ) -> FastAPI:
+    """`on_startup` runs after the engine exists and before any consumer starts."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         runtime = ServiceRuntime(settings, tables)
         app.state.runtime = runtime
         try:
+            if on_startup is not None:
+                await on_startup(runtime)
             await runtime.start(consumers(runtime))
             log.info("service started", port=settings.http_port)
             yield

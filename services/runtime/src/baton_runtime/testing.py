@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import shutil
 import tempfile
@@ -181,7 +182,12 @@ def as_env(settings: ServiceSettings) -> dict[str, str]:
             continue
         alias = field.validation_alias
         key = alias.choices[0] if alias is not None else f"{prefix}{name}".upper()  # type: ignore[union-attr]
-        env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            env[str(key)] = str(value).lower()
+        elif isinstance(value, dict | list):
+            env[str(key)] = json.dumps(value)  # complex settings are read as JSON
+        else:
+            env[str(key)] = str(value)
     return env
 
 

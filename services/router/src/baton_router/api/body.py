@@ -1,4 +1,4 @@
-"""Reading a webhook body safely: bounded size, bounded nesting, a stable delivery id."""
+"""Reading a webhook body safely: bounded size, bounded nesting, stable event ids."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import hashlib
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request
 
 MAX_DEPTH = 32
+MAX_FORM_FIELDS = 1000
 # Namespace for delivery ids derived from the body (uuid5), so a retried delivery gets the
 # same event id and the router's inbox absorbs it even if the first attempt was published.
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2a52-8a4e-4f0e-9d0a-6b1f2f8e5c11")
@@ -29,16 +31,37 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def require_utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
+
+
 def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError; over-long integers
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
     if _depth(payload) > max_depth:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
     return payload
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a flat object (last value wins)."""
+    try:
+        pairs = parse_qsl(
+            require_utf8(body),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except ValueError as exc:
+        raise HTTPException(400, f"body is not a valid form: {exc}") from exc
+    return dict(pairs)
 
 
 def _depth(value: Any) -> int:
@@ -61,3 +84,20 @@ def delivery_id(source: str, body: bytes, declared: str | None) -> str:
         else f"{source}:body:{hashlib.sha256(body).hexdigest()}"
     )
     return str(uuid.uuid5(DELIVERY_NAMESPACE, basis))
+
+
+def event_id(source: str, body: bytes, declared: str | None, index: int, dedupe: str | None) -> str:
+    """The event id of the `index`-th lead of a delivery, the same on every redelivery.
+
+    A lead the source can identify itself (`dedupe`: HubSpot's events, Mautic's entries)
+    is keyed by that; otherwise by the body's hash and the lead's position, scoped by the
+    sender's delivery id when it declares one. A redelivery repeats the same bytes, so it
+    maps to the same ids; two senders that happen to use the same delivery id for
+    different messages do not (one lead must never be dropped as another's duplicate).
+    """
+    if dedupe:
+        return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{source}:lead:{dedupe}"))
+    digest = hashlib.sha256(body).hexdigest()
+    if declared:
+        return delivery_id(source, body, f"{declared}:{digest}:{index}")
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{source}:body:{digest}:{index}"))

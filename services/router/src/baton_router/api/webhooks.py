@@ -1,55 +1,131 @@
-"""`POST /webhooks/{source}`: answered 202 only after the broker acknowledged the lead."""
+"""`POST /webhooks/{source}`: answered 202 only after the broker acknowledged every lead.
+
+In order: unknown source 404, no secret configured 401, body over the limit 413, body
+not UTF-8 400, bad or stale signature 401, body not JSON (or form) 400, payload that
+cannot be normalised 422 naming the field, broker unavailable 503 (the sender retries, and
+the retry gets the same event ids), else 202 with the event ids and lead keys.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from baton_router.api.body import delivery_id, parse_json, read_limited
+from baton_router.api.body import event_id, parse_form, parse_json, read_limited, require_utf8
 from baton_router.config import RouterSettings
-from baton_router.domain.intake import NormalisationError, normalise_generic
+from baton_router.domain.sources import (
+    NormalisationError,
+    SignatureError,
+    SignedRequest,
+    Source,
+    build_sources,
+    check_secrets,
+)
 from baton_runtime.logs import get_logger
 from baton_runtime.service import ServiceRuntime
-from baton_schemas import encode_event
+from baton_schemas import OutgoingRecord, encode_event
 
 log = get_logger(__name__)
 
-SOURCES = {"generic": normalise_generic}
+FORM = "application/x-www-form-urlencoded"
 
 
-def webhook_router() -> APIRouter:
+def webhook_sources(settings: RouterSettings) -> dict[str, Source]:
+    """The sources for these settings; ValueError when the configuration cannot work."""
+    problems = check_secrets(settings.webhook_secrets)
+    if problems:
+        raise ValueError("ROUTER_WEBHOOK_SECRETS: " + "; ".join(problems))
+    return build_sources(settings.marketo_mapping_file)
+
+
+def _sources(app: FastAPI, settings: RouterSettings) -> dict[str, Source]:
+    sources: dict[str, Source] | None = getattr(app.state, "webhook_sources", None)
+    if sources is None:
+        sources = webhook_sources(settings)
+        app.state.webhook_sources = sources
+    return sources
+
+
+def request_url(request: Request, public_base_url: str | None) -> str:
+    """The URL the sender called: the public base URL when one is configured (behind a
+    proxy), else this request's own; the path as sent, still percent-encoded."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    if public_base_url:
+        base = public_base_url.rstrip("/")
+    else:
+        host = request.headers.get("host") or request.url.netloc
+        base = f"{request.url.scheme}://{host}"
+    return f"{base}{path}" + (f"?{query}" if query else "")
+
+
+def _reject(status: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def webhook_router(settings: RouterSettings | None = None) -> APIRouter:
+    """The intake routes. Given the settings, the sources are built (and the secrets and
+    Marketo mapping checked) now, so a bad configuration stops the service at start."""
     router = APIRouter(tags=["intake"])
+    prebuilt = webhook_sources(settings) if settings is not None else None
 
     @router.post("/webhooks/{source}", status_code=202)
     async def receive(source: str, request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
-        settings: RouterSettings = request.app.state.settings
-        normalise = SOURCES.get(source)
-        if normalise is None:
-            raise HTTPException(404, f"unknown source {source!r}; known: {sorted(SOURCES)}")
-        body = await read_limited(request, settings.max_body_bytes)
-        payload = parse_json(body)
-        try:
-            lead = normalise(payload, source=source, received_at=datetime.now(UTC))
-        except NormalisationError as exc:
-            return JSONResponse({"detail": str(exc), "fields": exc.fields}, status_code=422)
-        record = encode_event(
-            lead,
-            topic=settings.topics.leads_captured,
-            source=runtime.source,
-            event_id=delivery_id(source, body, request.headers.get("webhook-id")),
+        config: RouterSettings = request.app.state.settings
+        sources = prebuilt if prebuilt is not None else _sources(request.app, config)
+        handler = sources.get(source)
+        if handler is None:
+            raise HTTPException(404, f"unknown source {source!r}; known: {sorted(sources)}")
+        secrets = config.webhook_secrets.get(source) or []
+        if not secrets:
+            log.warning("webhook rejected", source=source, reason="no secret configured")
+            return _reject(401, "no secret configured for source")
+
+        body = await read_limited(request, config.max_body_bytes)
+        require_utf8(body)
+        now = datetime.now(UTC)
+        signed = SignedRequest(
+            method=request.method,
+            url=request_url(request, config.public_base_url),
+            headers=_combined(request),
+            body=body,
+            now=now,
+            tolerance_s=config.webhook_tolerance_s,
         )
         try:
-            await asyncio.wait_for(
-                runtime.producer.send_and_wait(
-                    record.topic, value=record.value, key=record.key, headers=record.headers
-                ),
-                settings.publish_timeout_s,
+            declared = handler.verify(signed, secrets)
+        except SignatureError as exc:
+            log.warning("webhook rejected", source=source, reason=exc.reason)
+            return _reject(401, exc.reason)
+
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        payload = (
+            parse_form(body) if handler.accepts_form and content_type == FORM else parse_json(body)
+        )
+        try:
+            leads = handler.normalise(payload, now)
+        except NormalisationError as exc:
+            log.info("webhook payload rejected", source=source, fields=exc.fields)
+            return _reject(422, str(exc), fields=exc.fields)
+
+        records: list[OutgoingRecord] = [
+            encode_event(
+                captured.lead,
+                topic=config.topics.leads_captured,
+                source=runtime.source,
+                event_id=event_id(source, body, declared, index, captured.dedupe),
             )
+            for index, captured in enumerate(leads)
+        ]
+        try:
+            await asyncio.wait_for(_publish(runtime, records), config.publish_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             log.warning("broker unavailable, asking sender to retry", error=repr(exc))
             return JSONResponse(
@@ -57,9 +133,39 @@ def webhook_router() -> APIRouter:
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
-        log.info("lead accepted", event_id=record.event_id, lead_key=lead.lead_key, source=source)
+        for record, captured in zip(records, leads, strict=True):
+            log.info(
+                "lead accepted",
+                event_id=record.event_id,
+                lead_key=captured.lead.lead_key,
+                source=source,
+            )
         return JSONResponse(
-            {"event_ids": [record.event_id], "lead_keys": [lead.lead_key]}, status_code=202
+            {
+                "event_ids": [record.event_id for record in records],
+                "lead_keys": [captured.lead.lead_key for captured in leads],
+            },
+            status_code=202,
         )
 
     return router
+
+
+def _combined(request: Request) -> dict[str, str]:
+    """Headers by lower-case name; a repeated header's values joined with ", " (RFC 9110)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+async def _publish(runtime: ServiceRuntime, records: list[OutgoingRecord]) -> None:
+    """Send every record and wait until the broker acknowledged all of them."""
+    await asyncio.gather(
+        *(
+            runtime.producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+            for record in records
+        )
+    )

@@ -1,0 +1,150 @@
+"""Lead ownership, identities (one person = one lead) and account owners."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_router.db.tables import account_owners, assignments, lead_identities, leads
+from baton_schemas import LeadAssigned, LeadCaptured
+
+_NOT_DIGITS = re.compile(r"[^\d]")
+
+
+@dataclass(frozen=True)
+class KnownLead:
+    lead_key: str
+    owner_id: str | None
+    attempt: int
+    previous_owners: tuple[str, ...]
+    assigned_at: datetime
+    last_assigned_event_id: str
+    last_captured_event_id: str
+    captured: dict[str, Any]
+
+
+def identities_of(lead: LeadCaptured) -> list[str]:
+    """The keys the same person can arrive under: the lead key (from the e-mail when there is
+    one) and the phone number, digits only, when it is long enough to mean something."""
+    found = [f"key:{lead.lead_key}"]
+    digits = _NOT_DIGITS.sub("", lead.person.phone or "")
+    if len(digits) >= 7:
+        found.append(f"phone:{digits}")
+    return found
+
+
+async def canonical_keys(conn: AsyncConnection, batch: Iterable[LeadCaptured]) -> dict[str, str]:
+    """Map each lead key to the key of the lead this person already is (itself if new)."""
+    wanted = {lead.lead_key: identities_of(lead) for lead in batch}
+    all_ids = sorted({identity for ids in wanted.values() for identity in ids})
+    rows = (
+        await conn.execute(select(lead_identities).where(lead_identities.c.identity.in_(all_ids)))
+    ).all()
+    known = {row.identity: row.lead_key for row in rows}
+    result = {}
+    for key, ids in wanted.items():
+        result[key] = next((known[i] for i in ids if i in known), key)
+    return result
+
+
+async def remember_identities(conn: AsyncConnection, pairs: Iterable[tuple[str, str]]) -> None:
+    rows = [{"identity": identity, "lead_key": key} for identity, key in pairs]
+    if rows:
+        await conn.execute(insert(lead_identities).values(rows).on_conflict_do_nothing())
+
+
+async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
+    rows = (
+        await conn.execute(
+            select(leads).where(leads.c.lead_key.in_(sorted(set(keys)))).with_for_update()
+        )
+    ).all()
+    return {
+        row.lead_key: KnownLead(
+            lead_key=row.lead_key,
+            owner_id=row.owner_id,
+            attempt=row.attempt,
+            previous_owners=tuple(row.previous_owners),
+            assigned_at=row.assigned_at,
+            last_assigned_event_id=row.last_assigned_event_id,
+            last_captured_event_id=row.last_captured_event_id,
+            captured=row.captured,
+        )
+        for row in rows
+    }
+
+
+async def account_owners_for(conn: AsyncConnection, domains: Iterable[str]) -> dict[str, str]:
+    wanted = sorted({domain for domain in domains if domain})
+    if not wanted:
+        return {}
+    rows = (
+        await conn.execute(select(account_owners).where(account_owners.c.domain.in_(wanted)))
+    ).all()
+    return {row.domain: row.rep_id for row in rows}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One decision to persist, in order."""
+
+    event_id: str
+    event: LeadAssigned
+    captured: dict[str, Any]
+    domain: str | None
+    trigger_event_id: str | None = None
+
+
+async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> None:
+    """The assignment history rows and each lead's current owner (the last decision wins)."""
+    if not decisions:
+        return
+    history = []
+    current: dict[str, dict[str, Any]] = {}
+    for item in decisions:
+        event = item.event
+        owner_id = event.owner.id if event.owner else None
+        history.append(
+            {
+                "assigned_event_id": item.event_id,
+                "captured_event_id": event.captured_event_id,
+                "trigger_event_id": item.trigger_event_id,
+                "lead_key": event.lead_key,
+                "owner_id": owner_id,
+                "queue": event.queue,
+                "attempt": event.attempt,
+                "assigned_at": event.assigned_at,
+                "decision": event.model_dump(mode="json"),
+            }
+        )
+        current[event.lead_key] = {
+            "lead_key": event.lead_key,
+            "owner_id": owner_id,
+            "queue": event.queue,
+            "pool": event.pool,
+            "attempt": event.attempt,
+            "previous_owners": list(event.previous_owners),
+            "company_domain": item.domain,
+            "tier": event.tier,
+            "assigned_at": event.assigned_at,
+            "last_assigned_event_id": item.event_id,
+            "last_captured_event_id": event.captured_event_id,
+            "snapshot": event.lead.model_dump(mode="json"),
+            "captured": item.captured,
+        }
+    await conn.execute(insert(assignments).values(history))
+    statement = insert(leads).values(list(current.values()))
+    columns = [name for name in next(iter(current.values())) if name != "lead_key"]
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[leads.c.lead_key],
+            set_={name: statement.excluded[name] for name in columns},
+        )
+    )

@@ -1,0 +1,211 @@
+"""Loading the roster for routing and saving what routing changed.
+
+Routing locks every pool row (in name order, so replicas never deadlock) for the batch's
+transaction: pool cursors and rep loads are then read and written by one router at a time,
+which is what keeps round robins fair across replicas and restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_router.db.tables import pool_members, pools, rep_loads, reps
+from baton_router.domain.routing.roster import (
+    Pool,
+    PoolMember,
+    Rep,
+    RepLoad,
+    RosterSnapshot,
+    Shift,
+    format_clock,
+    parse_clock,
+)
+
+
+def rep_from_row(row: Any) -> Rep:
+    return Rep(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        time_zone=row.time_zone,
+        working_hours=tuple(
+            Shift(item["weekday"], parse_clock(item["start"]), parse_clock(item["end"]))
+            for item in row.working_hours
+        ),
+        out_of_office=tuple(
+            (datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"]))
+            for item in row.out_of_office
+        ),
+        active=row.active,
+        daily_cap=row.daily_cap,
+        open_cap=row.open_cap,
+        country=row.country,
+        region=row.region,
+        team=row.team,
+    )
+
+
+def rep_to_row(rep: Rep) -> dict[str, Any]:
+    return {
+        "id": rep.id,
+        "name": rep.name,
+        "email": rep.email,
+        "time_zone": rep.time_zone,
+        "working_hours": [
+            {
+                "weekday": shift.weekday,
+                "start": format_clock(shift.start),
+                "end": format_clock(shift.end, end=True),
+            }
+            for shift in rep.working_hours
+        ],
+        "out_of_office": [
+            {"start": start.isoformat(), "end": end.isoformat()} for start, end in rep.out_of_office
+        ],
+        "active": rep.active,
+        "daily_cap": rep.daily_cap,
+        "open_cap": rep.open_cap,
+        "country": rep.country,
+        "region": rep.region,
+        "team": rep.team,
+    }
+
+
+def local_day(rep: Rep, now: datetime) -> date:
+    return now.astimezone(rep.zone).date()
+
+
+async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> RosterSnapshot:
+    pool_query = select(pools).order_by(pools.c.name)
+    load_query = select(rep_loads).order_by(rep_loads.c.rep_id)
+    if lock:
+        pool_query = pool_query.with_for_update()
+        load_query = load_query.with_for_update()
+    pool_rows = (await conn.execute(pool_query)).all()
+    rep_rows = (await conn.execute(select(reps))).all()
+    member_rows = (
+        await conn.execute(
+            select(pool_members).order_by(pool_members.c.pool_name, pool_members.c.position)
+        )
+    ).all()
+    load_rows = (await conn.execute(load_query)).all()
+
+    roster_reps = {row.id: rep_from_row(row) for row in rep_rows}
+    members: dict[str, list[PoolMember]] = {}
+    for row in member_rows:
+        members.setdefault(row.pool_name, []).append(
+            PoolMember(rep_id=row.rep_id, weight=row.weight, pointer=row.pointer, away=row.away)
+        )
+    loads = {}
+    for row in load_rows:
+        rep = roster_reps.get(row.rep_id)
+        today = rep is not None and row.day == local_day(rep, now)
+        loads[row.rep_id] = RepLoad(
+            assigned_today=row.assigned_today if today else 0, open_leads=row.open_leads
+        )
+    roster_pools = [
+        Pool(
+            name=row.name,
+            strategy=row.strategy,
+            members=tuple(members.get(row.name, ())),
+            respect_working_hours=row.respect_working_hours,
+            rr_cursor=row.rr_cursor,
+        )
+        for row in pool_rows
+    ]
+    return RosterSnapshot.of(roster_reps.values(), roster_pools, loads)
+
+
+async def save_pools(conn: AsyncConnection, changed: Iterable[Pool]) -> None:
+    for pool in changed:
+        await conn.execute(
+            update(pools).where(pools.c.name == pool.name).values(rr_cursor=pool.rr_cursor)
+        )
+        rows = [
+            {
+                "pool_name": pool.name,
+                "rep_id": member.rep_id,
+                "position": position,
+                "weight": member.weight,
+                "pointer": member.pointer,
+                "away": member.away,
+            }
+            for position, member in enumerate(pool.members)
+        ]
+        if rows:
+            statement = insert(pool_members).values(rows)
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[pool_members.c.pool_name, pool_members.c.rep_id],
+                    set_={
+                        "position": statement.excluded.position,
+                        "weight": statement.excluded.weight,
+                        "pointer": statement.excluded.pointer,
+                        "away": statement.excluded.away,
+                    },
+                )
+            )
+
+
+async def replace_pool(conn: AsyncConnection, pool: Pool) -> None:
+    """Create or redefine a pool (roster API), keeping the state of members who stay."""
+    statement = insert(pools).values(
+        name=pool.name,
+        strategy=pool.strategy,
+        respect_working_hours=pool.respect_working_hours,
+        rr_cursor=pool.rr_cursor,
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[pools.c.name],
+            set_={
+                "strategy": statement.excluded.strategy,
+                "respect_working_hours": statement.excluded.respect_working_hours,
+                "rr_cursor": statement.excluded.rr_cursor,
+            },
+        )
+    )
+    keep = [member.rep_id for member in pool.members]
+    await conn.execute(
+        delete(pool_members).where(
+            pool_members.c.pool_name == pool.name, pool_members.c.rep_id.not_in(keep)
+        )
+    )
+    await save_pools(conn, [pool])
+
+
+async def save_loads(
+    conn: AsyncConnection, roster: RosterSnapshot, rep_ids: Iterable[str], now: datetime
+) -> None:
+    rows = [
+        {
+            "rep_id": rep_id,
+            "day": local_day(roster.reps[rep_id], now),
+            "assigned_today": roster.load(rep_id).assigned_today,
+            "open_leads": roster.load(rep_id).open_leads,
+        }
+        for rep_id in sorted(set(rep_ids))
+        if rep_id in roster.reps
+    ]
+    if not rows:
+        return
+    statement = insert(rep_loads).values(rows)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[rep_loads.c.rep_id],
+            set_={
+                "day": statement.excluded.day,
+                "assigned_today": statement.excluded.assigned_today,
+                "open_leads": statement.excluded.open_leads,
+            },
+        )
+    )
+
+
+def changed_pools(before: Mapping[str, Pool], after: Mapping[str, Pool]) -> list[Pool]:
+    return [pool for name, pool in after.items() if before.get(name) != pool]

@@ -1,0 +1,57 @@
+"""The policy every replica routes by: the active version in the database, re-read when
+it changes, so a reload reaches all replicas without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from baton_router.db.policies import activate, active_version
+from baton_router.db.tables import policy_versions
+from baton_router.domain.policy.loader import default_policy_text, load_policy
+from baton_router.domain.policy.model import Policy
+from baton_runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class PolicyCache:
+    def __init__(self) -> None:
+        self._policy: Policy | None = None
+
+    async def current(self, conn: AsyncConnection) -> Policy:
+        version = (
+            await conn.execute(select(policy_versions.c.version).where(policy_versions.c.active))
+        ).scalar_one_or_none()
+        if self._policy is None or version != self._policy.version:
+            active = await active_version(conn)
+            if active is None:
+                raise RuntimeError("no active policy; the router activates one at startup")
+            self._policy = load_policy(active[1], f"policy {active[0]}")
+            log.info("routing policy loaded", policy_version=self._policy.version)
+        return self._policy
+
+    def peek(self) -> Policy | None:
+        return self._policy
+
+
+async def ensure_policy(engine: AsyncEngine, policy_file: str | None) -> None:
+    """At startup: activate the configured policy file (or the shipped default when the
+    database has none yet). An invalid file stops the router with the file's errors."""
+    if policy_file:
+        text = await asyncio.to_thread(Path(policy_file).read_text, encoding="utf-8")
+        source = policy_file
+    else:
+        text, source = default_policy_text(), "shipped default"
+    policy = load_policy(text, source)
+    async with engine.begin() as conn:
+        active = await active_version(conn)
+        if active is not None and (not policy_file or active[0] == policy.version):
+            return
+        await activate(
+            conn, version=policy.version, document=text, source=source, actor="router startup"
+        )
+        log.info("policy activated", policy_version=policy.version, source=source)

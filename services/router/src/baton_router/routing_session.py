@@ -1,0 +1,234 @@
+"""One consumer batch's routing, inside its transaction.
+
+The policy and the roster (pools and loads locked) are read once; leads are decided in
+order against that snapshot, each decision updating it; `flush` writes the new pool state,
+loads, lead owners, identities and history back together."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from baton_router.db.leads import (
+    KnownLead,
+    Recorded,
+    account_owners_for,
+    canonical_keys,
+    identities_of,
+    known_leads,
+    remember_identities,
+    save_decisions,
+)
+from baton_router.db.roster import changed_pools, load_roster, save_loads, save_pools
+from baton_router.domain.decision import assigned_event
+from baton_router.domain.policy.model import Policy
+from baton_router.domain.policy.tiers import assess
+from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
+from baton_router.domain.routing.ownership import account_domain, within_duplicate_window
+from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
+from baton_schemas import BatonEvent, FeedbackTraceable, LeadAssigned, LeadCaptured, SlaBreached
+
+
+class RoutingSession:
+    def __init__(self, conn: AsyncConnection, policy: Policy, now: datetime) -> None:
+        self._conn = conn
+        self.policy = policy
+        self.now = now
+        self._roster = RosterSnapshot()
+        self._pools_before: dict[str, Any] = {}
+        self._canonical: dict[str, str] = {}
+        self._known: dict[str, KnownLead] = {}
+        self._account_owner: dict[str, str] = {}
+        self._loaded_reps: set[str] = set()
+        self._identities: list[tuple[str, str]] = []
+        self._recorded: list[Recorded] = []
+        self._pending: dict[str, tuple[dict[str, Any], str | None]] = {}
+
+    async def prepare(self, events: list[BatonEvent]) -> None:
+        """Read everything the batch's decisions need, locking what they will change."""
+        captured = [event for event in events if isinstance(event, LeadCaptured)]
+        self._canonical = await canonical_keys(self._conn, captured)
+        keys = set(self._canonical.values()) | {
+            event.lead_key for event in events if not isinstance(event, LeadCaptured)
+        }
+        self._known = await known_leads(self._conn, keys)
+        free_mail = self.policy.scoring.free_mail_domains
+        domains = [
+            account_domain(assess(lead, self.policy, self.now).facts, free_mail)
+            for lead in captured
+        ]
+        domains += [self._captured_domain(known) for known in self._known.values()]
+        self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
+        self._roster = await load_roster(self._conn, self.now, lock=True)
+        self._pools_before = dict(self._roster.pools)
+
+    # decisions ---------------------------------------------------------------------
+
+    def route_captured(self, captured_event_id: str, lead: LeadCaptured) -> LeadAssigned:
+        lead_key = self._canonical.get(lead.lead_key, lead.lead_key)
+        previous = self._known.get(lead_key)
+        sticky = None
+        if (
+            previous is not None
+            and previous.owner_id is not None
+            and within_duplicate_window(self.policy.routing, previous.assigned_at, self.now)
+        ):
+            sticky = previous.owner_id
+        self._identities += [(identity, lead_key) for identity in identities_of(lead)]
+        return self._decide(lead, lead_key, captured_event_id, existing_owner_id=sticky)
+
+    def on_breach(self, event_id: str, breach: SlaBreached) -> LeadAssigned | None:
+        known = self._current(breach.lead_key, breach.assigned_event_id)
+        if known is None or breach.escalation.action == "notify":
+            return None
+        step = breach.escalation.step
+        if breach.escalation.action == "manager_queue":
+            queue = breach.escalation.queue or self.policy.routing.fallback_queue
+            return self._to_queue(known, queue, f"SLA breached (step {step}): handed to {queue}")
+        excluded = {*breach.breached_owner_ids}
+        return self._reassign(known, excluded, f"reassigned after SLA breach (step {step})")
+
+    def on_feedback(self, event_id: str, feedback: FeedbackTraceable) -> LeadAssigned | None:
+        disposition = feedback.disposition
+        if disposition is None or disposition.status != "rejected":
+            return None
+        if disposition.reason_code not in self.policy.routing.reassign_on_reject_reasons:
+            return None
+        known = self._current(feedback.lead_key, None)
+        if known is None:
+            return None
+        excluded = {feedback.actor_id} if feedback.actor_id else set()
+        reason = f"re-routed after rejection ({disposition.reason_code})"
+        return self._reassign(known, excluded, reason)
+
+    def record(self, event_id: str, event: LeadAssigned, *, trigger_event_id: str | None) -> None:
+        captured, domain = self._pending.pop(event.lead_key)
+        self._recorded.append(Recorded(event_id, event, captured, domain, trigger_event_id))
+        self._known[event.lead_key] = KnownLead(
+            lead_key=event.lead_key,
+            owner_id=event.owner.id if event.owner else None,
+            attempt=event.attempt,
+            previous_owners=tuple(event.previous_owners),
+            assigned_at=event.assigned_at,
+            last_assigned_event_id=event_id,
+            last_captured_event_id=event.captured_event_id,
+            captured=captured,
+        )
+
+    async def flush(self) -> None:
+        await save_pools(self._conn, changed_pools(self._pools_before, self._roster.pools))
+        await save_loads(self._conn, self._roster, self._loaded_reps, self.now)
+        await remember_identities(self._conn, self._identities)
+        await save_decisions(self._conn, self._recorded)
+
+    # internals ---------------------------------------------------------------------
+
+    def _current(self, lead_key: str, assigned_event_id: str | None) -> KnownLead | None:
+        """The lead's current decision; None if unknown or if the trigger refers to an
+        older decision (the lead was already reassigned: a late or repeated trigger)."""
+        known = self._known.get(lead_key)
+        if known is None:
+            return None
+        if assigned_event_id is not None and known.last_assigned_event_id != assigned_event_id:
+            return None
+        return known
+
+    def _reassign(self, known: KnownLead, excluded: set[str], why: str) -> LeadAssigned:
+        previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
+        if known.owner_id:
+            self._release(known.owner_id)
+        lead = LeadCaptured.model_validate(known.captured)
+        return self._decide(
+            lead,
+            known.lead_key,
+            known.last_captured_event_id,
+            excluded=frozenset(excluded | set(previous)),
+            attempt=known.attempt + 1,
+            previous_owners=previous,
+            why=why,
+        )
+
+    def _to_queue(self, known: KnownLead, queue: str, reason: str) -> LeadAssigned:
+        if known.owner_id:
+            self._release(known.owner_id)
+        lead = LeadCaptured.model_validate(known.captured)
+        assessment = assess(lead, self.policy, self.now)
+        previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
+        decision = RoutingDecision(
+            lead_key=known.lead_key,
+            owner=None,
+            queue=queue,
+            pool=None,
+            matched_rule="escalation",
+            reason=reason,
+            attempt=known.attempt + 1,
+            previous_owners=tuple(previous),
+        )
+        self._pending[known.lead_key] = (known.captured, self._captured_domain(known))
+        return assigned_event(
+            lead=lead,
+            lead_key=known.lead_key,
+            captured_event_id=known.last_captured_event_id,
+            assessment=assessment,
+            decision=decision,
+            now=self.now,
+        )
+
+    def _decide(
+        self,
+        lead: LeadCaptured,
+        lead_key: str,
+        captured_event_id: str,
+        *,
+        existing_owner_id: str | None = None,
+        excluded: frozenset[str] = frozenset(),
+        attempt: int = 1,
+        previous_owners: list[str] | None = None,
+        why: str | None = None,
+    ) -> LeadAssigned:
+        assessment = assess(lead, self.policy, self.now)
+        domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
+        decision = route(
+            lead_key=lead_key,
+            facts=assessment.facts,
+            routing=self.policy.routing,
+            roster=self._roster,
+            now=self.now,
+            account_owner_id=self._account_owner.get(domain) if domain else None,
+            existing_owner_id=existing_owner_id,
+            excluded_rep_ids=excluded,
+            attempt=attempt,
+            previous_owner_ids=previous_owners or (),
+        )
+        if why:
+            decision = replace(decision, reason=f"{why}: {decision.reason}")
+        self._roster = apply_decision(self._roster, decision)
+        if decision.owner is not None and decision.adds_load:
+            self._loaded_reps.add(decision.owner.id)
+        captured = lead.model_dump(mode="json", exclude={"raw"})
+        self._pending[lead_key] = (captured, domain)
+        return assigned_event(
+            lead=lead,
+            lead_key=lead_key,
+            captured_event_id=captured_event_id,
+            assessment=assessment,
+            decision=decision,
+            now=self.now,
+        )
+
+    def _release(self, rep_id: str) -> None:
+        """The previous owner no longer holds the lead: one open lead fewer."""
+        load = self._roster.load(rep_id)
+        released = RepLoad(load.assigned_today, max(0, load.open_leads - 1))
+        self._roster = self._roster.with_load(rep_id, released)
+        self._loaded_reps.add(rep_id)
+
+    def _captured_domain(self, known: KnownLead) -> str | None:
+        company = known.captured.get("company") or {}
+        person = known.captured.get("person") or {}
+        email = person.get("email") or ""
+        domain = company.get("domain") or (email.rsplit("@", 1)[-1] if "@" in email else None)
+        return str(domain).lower() if domain else None
