@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run test test-members test-e2e lint schemas schemas-check bench clean
+.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -26,6 +26,9 @@ install: $(VENV)/.synced
 
 run: install
 	$(PY) -m baton_runtime.devstack.cli
+
+lead: install
+	$(PY) -m baton_runtime.devstack.demo
 
 # Each workspace member's tests run in an environment holding only that member's
 # dependencies (plus its test group), so an undeclared import fails here.

@@ -16,17 +16,12 @@ import time
 from pathlib import Path
 
 from baton_runtime.devstack.broker import EmbeddedBroker
+from baton_runtime.devstack.demo import DevSecrets, curl_command, seed_demo_roster
 from baton_runtime.devstack.ports import port_in_use
 from baton_runtime.devstack.postgres import EmbeddedPostgres
 from baton_runtime.devstack.services import SERVICES, ServiceProcess, migrate, service_env
 from baton_runtime.devstack.topics import create_topics
 from baton_schemas import Topics
-
-SAMPLE_LEAD = (
-    '{"person": {"email": "ada@example.com", "first_name": "Ada", "title": "CTO", "country": "DE"}, '
-    '"company": {"name": "Analytical Engines", "domain": "example.com", "employees": 250}, '
-    '"attribution": {"campaign_id": "spring-webinar", "utm_source": "linkedin"}}'
-)
 
 
 def _fail(message: str) -> int:
@@ -81,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url = postgres.url
         print(f"embedded PostgreSQL on 127.0.0.1:{args.pg_port} (data in {postgres.data_dir})")
 
+    dev = DevSecrets.load_or_create(data_dir)
     processes: list[ServiceProcess] = []
     try:
         started = time.monotonic()
@@ -88,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             create_topics(bootstrap, Topics(os.environ.get("BATON_TOPIC_PREFIX", "")).all_for())
         )
         for service in SERVICES:
-            env = service_env(service, database_url=database_url, bootstrap=bootstrap)
+            extra = dev.router_env() if service.name == "router" else {}
+            for name in list(extra):
+                if name in os.environ:  # the operator's own secrets and keys win
+                    del extra[name]
+            env = service_env(service, database_url=database_url, bootstrap=bootstrap, extra=extra)
             migrate(service, env)
             process = ServiceProcess(service, env, log_file=logs / f"{service.name}.log")
             process.start()
@@ -99,10 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         for process in processes:
             print(f"  {process.service.name:<12} {process.url}   (/readyz, /metrics, /docs)")
         router = processes[0].url
-        print("\nPost a sample lead:\n")
+        if seed_demo_roster(router, dev.api_key):
+            print("\nSeeded a demo roster (6 reps, 5 pools) for the shipped policy.")
         print(
-            f"  curl -i -X POST {router}/webhooks/generic -H 'content-type: application/json' \\\n    -d '{SAMPLE_LEAD}'\n"
+            f"\nAdmin API key (Bearer) for this machine: {dev.api_key}   (in {data_dir}/dev-secrets.json)"
         )
+        print(
+            "\nPost a sample lead (signed with Standard Webhooks; the signature is valid 5 minutes):\n"
+        )
+        print(curl_command(router, dev.webhook_secret))
+        print("\nor run `make lead` in another terminal to post one and print the decision.\n")
         print("Ctrl-C stops everything.")
         _wait_for_signal(processes)
     except KeyboardInterrupt:
