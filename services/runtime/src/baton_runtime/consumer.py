@@ -215,51 +215,39 @@ class EventConsumer:
         )
 
     async def _apply_with_retries(self, events: list[IncomingEvent]) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._apply(events)
-                return
-            except Exception as exc:
-                if is_transient(exc):
-                    if self._stopping:
-                        raise  # abandon the batch uncommitted; it is redelivered
-                    await self._wait_out_outage(exc)
-                    continue
-                failures += 1
-                if failures <= self._max_retries:
-                    log.warning("batch failed, retrying", attempt=failures, error=repr(exc))
-                    await asyncio.sleep(self._backoff * failures)
-                    continue
-                break
+        if await self._attempt(events) is None:
+            return
         # The batch keeps failing: replay one record per transaction to find the poison.
         for event in events:
-            await self._apply_one_or_dead_letter(event)
-
-    async def _apply_one_or_dead_letter(self, event: IncomingEvent) -> None:
-        failures = 0
-        while True:
-            try:
-                await self._apply([event])
-                return
-            except Exception as exc:
-                if is_transient(exc):
-                    if self._stopping:
-                        raise  # abandon the batch uncommitted; it is redelivered
-                    await self._wait_out_outage(exc)
-                    continue
-                failures += 1
-                if failures <= self._max_retries:
-                    await asyncio.sleep(self._backoff * failures)
-                    continue
+            error = await self._attempt([event])
+            if error is not None:
                 log.error(
                     "record failed after retries, dead-lettering",
                     event_id=event.id,
                     lead_key=event.envelope.key,
-                    error=repr(exc),
+                    error=repr(error),
                 )
-                await self._dead_letter(event.record, exc)
-                return
+                await self._dead_letter(event.record, error)
+
+    async def _attempt(self, events: list[IncomingEvent]) -> Exception | None:
+        """Apply `events` in one transaction: None once it committed, or the record's own
+        error after the bounded retries. An outage is waited out, never counted."""
+        failures = 0
+        while True:
+            try:
+                await self._apply(events)
+                return None
+            except Exception as exc:
+                if is_transient(exc):
+                    if self._stopping:
+                        raise  # abandon the batch uncommitted; it is redelivered
+                    await self._wait_out_outage(exc)
+                    continue
+                failures += 1
+                if failures > self._max_retries:
+                    return exc
+                log.warning("apply failed, retrying", attempt=failures, error=repr(exc))
+                await asyncio.sleep(self._backoff * failures)
 
     async def _wait_out_outage(self, exc: BaseException) -> None:
         log.warning("infrastructure unavailable, holding offsets", error=repr(exc))
