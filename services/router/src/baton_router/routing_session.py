@@ -25,7 +25,7 @@ from baton_router.db.leads import (
 from baton_router.db.roster import changed_pools, load_roster, save_loads, save_pools
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.policy.model import Policy
-from baton_router.domain.policy.tiers import assess
+from baton_router.domain.policy.tiers import Assessment, assess
 from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
 from baton_router.domain.routing.ownership import account_domain, within_duplicate_window
 from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
@@ -46,6 +46,8 @@ class RoutingSession:
         self._identities: list[tuple[str, str]] = []
         self._recorded: list[Recorded] = []
         self._pending: dict[str, tuple[dict[str, Any], str | None]] = {}
+        # keyed by id(): the lead is kept in the value, so its id cannot be reused meanwhile
+        self._assessed: dict[int, tuple[LeadCaptured, Assessment]] = {}
 
     async def prepare(self, events: list[BatonEvent]) -> None:
         """Read everything the batch's decisions need, locking what they will change."""
@@ -189,7 +191,7 @@ class RoutingSession:
         previous_owners: list[str] | None = None,
         why: str | None = None,
     ) -> LeadAssigned:
-        assessment = assess(lead, self.policy, self.now)
+        assessment = self._assess(lead)
         domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
         decision = route(
             lead_key=lead_key,
@@ -218,6 +220,13 @@ class RoutingSession:
             decision=decision,
             now=self.now,
         )
+
+    def _assess(self, lead: LeadCaptured) -> Assessment:
+        """Score and tier a lead once per batch (prepare needs its domain, routing all of it)."""
+        cached = self._assessed.get(id(lead))
+        if cached is None:
+            cached = self._assessed[id(lead)] = (lead, assess(lead, self.policy, self.now))
+        return cached[1]
 
     def _release(self, rep_id: str) -> None:
         """The previous owner no longer holds the lead: one open lead fewer."""
