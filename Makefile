@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench clean
+.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench bench-quick clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -60,8 +60,13 @@ schemas: install
 schemas-check: install
 	$(PY) -m baton_schemas.generate --check
 
+# The benchmark on the embedded stack (see bench/__init__.py): prints a table and writes
+# bench/results/latest.json. bench-quick is the short run (about a minute).
 bench: install
-	$(PY) -m pytest bench -q -s
+	$(PY) -m bench
+
+bench-quick: install
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf .venv .baton

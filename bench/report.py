@@ -1,0 +1,201 @@
+"""The bench's figures: a table on the terminal and `bench/results/latest.json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.intake import IntakeResult
+from bench.latency import LatencyResult, percentile
+from bench.loadgen import LoadResult
+from bench.suite import BenchResults
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+ROUTER_TARGET = 0.25
+ROUTER_GOAL = 0.5
+INTAKE_TARGET = 0.5
+P99_TARGET_MS = 100.0
+
+
+def _load(result: LoadResult) -> dict[str, Any]:
+    return {
+        "requests": result.sent,
+        "accepted": result.accepted,
+        "statuses": result.statuses,
+        "seconds": round(result.seconds, 3),
+        "per_second": round(result.per_second, 1),
+        "client_p50_ms": round(percentile(result.client_ms, 50), 2),
+        "client_p99_ms": round(percentile(result.client_ms, 99), 2),
+    }
+
+
+def _intake(result: IntakeResult) -> dict[str, Any]:
+    return {
+        "noop": _load(result.noop),
+        "webhook": _load(result.webhook),
+        "ratio": round(result.ratio, 3),
+    }
+
+
+def _latency(result: LatencyResult) -> dict[str, Any]:
+    return {
+        "rate_per_second": round(result.rate, 1),
+        "achieved_per_second": round(result.load.per_second, 1),
+        "seconds": round(result.load.seconds, 2),
+        "requests": result.load.sent,
+        "accepted": result.load.accepted,
+        "matched": result.matched,
+        "missing": result.missing,
+        "p50_ms": round(result.percentile(50), 1),
+        "p90_ms": round(result.percentile(90), 1),
+        "p99_ms": round(result.percentile(99), 1),
+        "max_ms": round(max(result.latencies_ms, default=0.0), 1),
+        "client_p50_ms": round(percentile(result.load.client_ms, 50), 2),
+        "client_p99_ms": round(percentile(result.load.client_ms, 99), 2),
+        "sender_max_behind_ms": round(result.load.max_behind_ms, 1),
+    }
+
+
+def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
+    """Everything the run measured, with the machine and the parameters."""
+    best = max(results.router, key=results.ratio) if results.router else None
+    figures: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if quick else "full",
+        "machine": {
+            "nproc": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpu_busy_before_start": round(results.busy_before, 3),
+            "loadavg_before": [round(x, 2) for x in results.loadavg_before],
+            "loadavg_after": [round(x, 2) for x in results.loadavg_after],
+        },
+        "parameters": {**asdict(results.params), "record_bytes_mean": round(results.record_bytes)},
+        "passthrough": [
+            {
+                "batch": batch,
+                "records": r.records,
+                "seconds": round(r.seconds, 3),
+                "per_second": round(r.per_second, 1),
+            }
+            for batch, r in results.passthrough.items()
+        ],
+        "router": [
+            {
+                "batch_max_records": batch,
+                "records": r.records,
+                "seconds": round(r.seconds, 3),
+                "per_second": round(r.per_second, 1),
+                "ratio_to_passthrough": round(results.ratio(batch), 3),
+            }
+            for batch, r in results.router.items()
+        ],
+        "intake": _intake(results.intake) if results.intake else None,
+        "intake_without_consumer": _intake(results.intake_only) if results.intake_only else None,
+        "latency": _latency(results.latency) if results.latency else None,
+        "bench_seconds": round(results.seconds, 1),
+    }
+    targets: dict[str, Any] = {}
+    if best is not None:
+        ratio = results.ratio(best)
+        targets["router_ratio"] = {
+            "value": round(ratio, 3),
+            "target": ROUTER_TARGET,
+            "goal": ROUTER_GOAL,
+            "met": ratio >= ROUTER_TARGET,
+        }
+    if results.intake:
+        targets["intake_ratio"] = {
+            "value": round(results.intake.ratio, 3),
+            "target": INTAKE_TARGET,
+            "met": results.intake.ratio >= INTAKE_TARGET,
+        }
+    if results.latency:
+        p99 = results.latency.percentile(99)
+        targets["latency_p99_ms"] = {
+            "value": round(p99, 1),
+            "target": P99_TARGET_MS,
+            "met": p99 < P99_TARGET_MS and results.latency.missing == 0,
+        }
+    figures["targets"] = targets
+    return figures
+
+
+def write(figures: dict[str, Any], path: Path = RESULTS) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _met(flag: bool) -> str:
+    return "met" if flag else "MISSED"
+
+
+def table(figures: dict[str, Any]) -> str:
+    machine, params = figures["machine"], figures["parameters"]
+    lines = [
+        f"Baton bench ({figures['mode']}), {figures['date']}, nproc {machine['nproc']}, "
+        f"CPU busy before start {machine['cpu_busy_before_start']:.0%}, load average "
+        f"{machine['loadavg_before'][0]} -> {machine['loadavg_after'][0]}",
+        f"records: {params['records']} captured leads, {params['record_bytes_mean']} bytes "
+        "each on average, 3 partitions",
+        "",
+        f"{'phase':<44}{'count':>8}{'seconds':>9}{'per s':>10}{'ratio':>8}",
+    ]
+    ratios = {r["batch_max_records"]: r for r in figures["router"]}
+    for row in figures["passthrough"]:
+        batch = row["batch"]
+        lines.append(
+            f"{f'(a) passthrough, batch {batch}':<44}{row['records']:>8}"
+            f"{row['seconds']:>9.2f}{row['per_second']:>10.0f}"
+        )
+        if batch in ratios:
+            r = ratios[batch]
+            lines.append(
+                f"{f'(b) router, batch_max_records {batch}':<44}{r['records']:>8}"
+                f"{r['seconds']:>9.2f}{r['per_second']:>10.0f}{r['ratio_to_passthrough']:>8.3f}"
+            )
+    for key, label in (("intake", ""), ("intake_without_consumer", ", no consumer")):
+        intake = figures.get(key)
+        if not intake:
+            continue
+        for arm in ("noop", "webhook"):
+            load = intake[arm]
+            ratio = f"{intake['ratio']:>8.3f}" if arm == "webhook" else ""
+            lines.append(
+                f"{f'(c) POST {arm}{label}':<44}{load['requests']:>8}"
+                f"{load['seconds']:>9.2f}{load['per_second']:>10.0f}{ratio}"
+            )
+    latency = figures.get("latency")
+    if latency:
+        lines.append(
+            f"{'(d) webhook 202 -> assignment readable':<44}{latency['matched']:>8}"
+            f"{latency['seconds']:>9.2f}{latency['achieved_per_second']:>10.0f}"
+        )
+        lines.append(
+            f"    p50 {latency['p50_ms']:.1f} ms, p90 {latency['p90_ms']:.1f} ms, "
+            f"p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms "
+            f"(asked {latency['rate_per_second']:.0f}/s; {latency['missing']} missing)"
+        )
+    lines.append("")
+    targets = figures["targets"]
+    if "router_ratio" in targets:
+        t = targets["router_ratio"]
+        lines.append(
+            f"target (b)/(a) >= {t['target']} (goal {t['goal']}): best {t['value']:.3f}, "
+            f"{_met(t['met'])}"
+        )
+    if "intake_ratio" in targets:
+        t = targets["intake_ratio"]
+        lines.append(f"target webhook/no-op >= {t['target']}: {t['value']:.3f}, {_met(t['met'])}")
+    if "latency_p99_ms" in targets:
+        t = targets["latency_p99_ms"]
+        lines.append(f"target p99 < {t['target']:.0f} ms: {t['value']:.1f} ms, {_met(t['met'])}")
+    return "\n".join(lines)

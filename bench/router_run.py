@@ -1,0 +1,55 @@
+"""(b) The router: captured leads in, assignments out, with every database effect.
+
+The router runs as in production (`python -m baton_router serve`, its own process). Once
+it is ready (in its consumer group) it is frozen, the captured records are produced, and
+the clock starts when it is resumed; it stops at the last `baton.lead.assigned.v1` it
+published (the records' create timestamps), after every assignment was committed in the
+`assignments` table and every outbox row was published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from baton_schemas import OutgoingRecord
+from bench import proc
+from bench.records import produce_records
+from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
+from bench.stack import Stack, TopicReader, token
+
+
+@dataclass(frozen=True)
+class RouterResult:
+    batch_max_records: int
+    records: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+async def run_router(
+    stack: Stack, records: list[OutgoingRecord], batch_max_records: int, timeout: float = 600
+) -> RouterResult:
+    run = token("route")
+    settings = router_settings(stack, run, batch_max_records=batch_max_records)
+    await prepare_router(settings)
+    count = len(records)
+    log_file = stack.workdir / f"{run}.log"
+    async with router_process(settings, log_file) as process:
+        proc.freeze(process)
+        await produce_records(stack.bootstrap, settings.topics.leads_captured, records)
+        started = proc.resume(process)
+        await wait_assigned(settings, count, timeout)
+    async with TopicReader(stack.bootstrap, settings.topics.leads_assigned) as reader:
+        assigned = await reader.read_all(count)
+    captured_ids = {json.loads(record.value)["captured_event_id"] for record in assigned}
+    if len(assigned) != count or len(captured_ids) != count:
+        raise RuntimeError(
+            f"router published {len(assigned)} assignments for {len(captured_ids)} of "
+            f"{count} leads; log: {proc.tail(log_file)}"
+        )
+    finished = max(record.timestamp for record in assigned) / 1000
+    return RouterResult(batch_max_records, count, finished - started)

@@ -1,0 +1,114 @@
+"""The whole bench, phase by phase, on one embedded stack."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from bench.intake import IntakeResult, measure_intake
+from bench.latency import LatencyResult, measure_latency
+from bench.passthrough import PassthroughResult, run_passthrough
+from bench.records import captured_records
+from bench.router_run import RouterResult, run_router
+from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
+from bench.stack import Stack, token
+
+
+@dataclass(frozen=True)
+class BenchParams:
+    records: int = 20_000
+    batch_sizes: tuple[int, ...] = (500, 1000)
+    intake_requests: int = 10_000
+    intake_warmup: int = 300
+    concurrency: int = 32
+    latency_seconds: float = 20.0
+
+    @classmethod
+    def quick(cls) -> BenchParams:
+        return cls(records=2_000, batch_sizes=(500,), intake_requests=2_000, latency_seconds=5.0)
+
+
+@dataclass
+class BenchResults:
+    params: BenchParams
+    passthrough: dict[int, PassthroughResult] = field(default_factory=dict)
+    router: dict[int, RouterResult] = field(default_factory=dict)
+    intake_only: IntakeResult | None = None
+    intake: IntakeResult | None = None
+    latency: LatencyResult | None = None
+    record_bytes: float = 0.0
+    busy_before: float = 0.0
+    loadavg_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    loadavg_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    seconds: float = 0.0
+
+    def ratio(self, batch: int) -> float:
+        return self.router[batch].per_second / self.passthrough[batch].per_second
+
+
+def say(message: str) -> None:
+    print(f"  {message}", flush=True)
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The fraction of all CPUs busy over `seconds` (before the bench starts anything)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        idle = values[3] + values[4]
+        return sum(values) - idle, sum(values)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
+    results = BenchResults(params=params, loadavg_before=os.getloadavg())
+    started = time.monotonic()
+    records = captured_records(params.records, "leads.captured", token("lead"))
+    results.record_bytes = sum(len(r.value) for r in records) / len(records)
+
+    # (a) and (b), side by side for each batch size.
+    for batch in params.batch_sizes:
+        passthrough = await run_passthrough(stack, records, batch)
+        results.passthrough[batch] = passthrough
+        say(f"(a) passthrough, batch {batch}: {passthrough.per_second:,.0f} records/s")
+        routed = await run_router(stack, records, batch)
+        results.router[batch] = routed
+        say(f"(b) router, batch_max_records {batch}: {routed.per_second:,.0f} records/s")
+
+    # (c) without the consumer (intake alone), then as deployed; (d) on the latter.
+    quiet = router_settings(stack, token("intake"))
+    await prepare_router(quiet)
+    log_file = stack.workdir / "intake-only.log"
+    async with router_process(quiet, log_file, "bench.serve", {"BENCH_CONSUMERS": "off"}):
+        results.intake_only = await measure_intake(
+            stack, quiet, params.intake_requests, params.concurrency, params.intake_warmup
+        )
+    say(f"(c) intake without consumer: ratio {results.intake_only.ratio:.3f}")
+
+    settings = router_settings(stack, token("intake"))
+    await prepare_router(settings)
+    async with router_process(settings, stack.workdir / "intake.log", "bench.serve"):
+        intake = await measure_intake(
+            stack, settings, params.intake_requests, params.concurrency, params.intake_warmup
+        )
+        results.intake = intake
+        noop, webhook = intake.noop.per_second, intake.webhook.per_second
+        say(f"(c) intake: no-op {noop:,.0f}/s, webhook {webhook:,.0f}/s")
+        await wait_assigned(settings, params.intake_requests + params.intake_warmup, 600)
+        results.latency = await measure_latency(
+            stack,
+            settings,
+            rate=intake.webhook.per_second / 2,
+            seconds=params.latency_seconds,
+            concurrency=params.concurrency,
+        )
+        say(f"(d) latency p99 {results.latency.percentile(99):.1f} ms")
+    results.loadavg_after = os.getloadavg()
+    results.seconds = time.monotonic() - started
+    return results

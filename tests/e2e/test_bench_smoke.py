@@ -1,0 +1,50 @@
+"""The bench's code runs end to end on the embedded stack with tiny numbers and produces
+every figure. No timing thresholds here: the targets live in the bench (`make bench`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+# bench/ is not a workspace package: it is imported from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench import report
+from bench.stack import attached_stack
+from bench.suite import BenchParams, run_bench
+
+TINY = BenchParams(
+    records=200,
+    batch_sizes=(500,),
+    intake_requests=200,
+    intake_warmup=20,
+    concurrency=8,
+    latency_seconds=2.0,
+)
+
+
+async def test_the_quick_bench_produces_every_figure(
+    embedded_postgres: Any, embedded_broker: Any, tmp_path: Path
+) -> None:
+    with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
+        results = await run_bench(stack, TINY)
+    figures = report.summary(results, quick=True)
+    written = report.write(figures, tmp_path / "latest.json")
+
+    assert figures["passthrough"][0]["per_second"] > 0
+    router = figures["router"][0]
+    assert router["records"] == 200
+    assert router["per_second"] > 0
+    assert router["ratio_to_passthrough"] > 0
+    for key in ("intake", "intake_without_consumer"):
+        assert figures[key]["noop"]["per_second"] > 0
+        assert figures[key]["webhook"]["per_second"] > 0
+        assert figures[key]["webhook"]["accepted"] == 200
+    latency = figures["latency"]
+    assert latency["matched"] > 0
+    assert latency["missing"] == 0
+    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
+    assert "(d) webhook 202" in report.table(figures)
+    assert written.exists()
