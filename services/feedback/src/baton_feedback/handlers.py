@@ -30,7 +30,7 @@ async def record_attribution(batch: Batch) -> None:
             "assigned_at": assigned.assigned_at,
             "assigned_event_id": incoming.id,
         }
-    statement = insert(lead_attribution).values(list(latest.values()))
+    statement = insert(lead_attribution)
     updatable = {
         c.name: statement.excluded[c.name] for c in lead_attribution.c if c.name != "lead_key"
     }
@@ -39,5 +39,6 @@ async def record_attribution(batch: Batch) -> None:
             index_elements=[lead_attribution.c.lead_key],
             set_=updatable,
             where=lead_attribution.c.assigned_at <= statement.excluded.assigned_at,
-        )
+        ),
+        list(latest.values()),
     )

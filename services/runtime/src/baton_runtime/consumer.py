@@ -280,13 +280,12 @@ class EventConsumer:
             }
             for e in events
         ]
+        # Rows as executemany parameters: the compiled statement is cached and SQLAlchemy
+        # still sends them as multi-row VALUES (insertmanyvalues).
         statement = (
-            pg_insert(self._inbox)
-            .values(rows)
-            .on_conflict_do_nothing()
-            .returning(self._inbox.c.event_id)
+            pg_insert(self._inbox).on_conflict_do_nothing().returning(self._inbox.c.event_id)
         )
-        result = await conn.execute(statement)
+        result = await conn.execute(statement, rows)
         return set(result.scalars())
 
     async def _dead_letter(self, record: Record, error: BaseException) -> None:

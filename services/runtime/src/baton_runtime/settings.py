@@ -45,6 +45,9 @@ class ServiceSettings(BaseSettings):
     )
     batch_max_records: int = 500
     poll_timeout_ms: int = 200
+    # How long the broker may hold a fetch waiting for data. Kafka answers as soon as data
+    # arrives; the embedded broker does not, so this bounds each hop's latency there.
+    fetch_max_wait_ms: int = 20
     max_poll_interval_ms: int = 300_000
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000

@@ -57,7 +57,7 @@ async def canonical_keys(conn: AsyncConnection, batch: Iterable[LeadCaptured]) -
 async def remember_identities(conn: AsyncConnection, pairs: Iterable[tuple[str, str]]) -> None:
     rows = [{"identity": identity, "lead_key": key} for identity, key in pairs]
     if rows:
-        await conn.execute(insert(lead_identities).values(rows).on_conflict_do_nothing())
+        await conn.execute(insert(lead_identities).on_conflict_do_nothing(), rows)
 
 
 async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
@@ -139,12 +139,13 @@ async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> No
             "snapshot": event.lead.model_dump(mode="json"),
             "captured": item.captured,
         }
-    await conn.execute(insert(assignments).values(history))
-    statement = insert(leads).values(list(current.values()))
+    await conn.execute(insert(assignments), history)
+    statement = insert(leads)
     columns = [name for name in next(iter(current.values())) if name != "lead_key"]
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[leads.c.lead_key],
             set_={name: statement.excluded[name] for name in columns},
-        )
+        ),
+        list(current.values()),
     )

@@ -138,7 +138,7 @@ async def save_pools(conn: AsyncConnection, changed: Iterable[Pool]) -> None:
             for position, member in enumerate(pool.members)
         ]
         if rows:
-            statement = insert(pool_members).values(rows)
+            statement = insert(pool_members)
             await conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[pool_members.c.pool_name, pool_members.c.rep_id],
@@ -148,7 +148,8 @@ async def save_pools(conn: AsyncConnection, changed: Iterable[Pool]) -> None:
                         "pointer": statement.excluded.pointer,
                         "away": statement.excluded.away,
                     },
-                )
+                ),
+                rows,
             )
 
 
@@ -194,7 +195,7 @@ async def save_loads(
     ]
     if not rows:
         return
-    statement = insert(rep_loads).values(rows)
+    statement = insert(rep_loads)
     await conn.execute(
         statement.on_conflict_do_update(
             index_elements=[rep_loads.c.rep_id],
@@ -203,7 +204,8 @@ async def save_loads(
                 "assigned_today": statement.excluded.assigned_today,
                 "open_leads": statement.excluded.open_leads,
             },
-        )
+        ),
+        rows,
     )
 
 
