@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from baton_router.domain.facts import Facts
 
@@ -38,6 +38,9 @@ class Condition(BaseModel):
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
+    # The field test's operator, worked out once at validation: evaluation is on the hot path.
+    _operator: str | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _one_shape(self) -> Condition:
         combinators = [name for name in ("all", "any", "not_") if getattr(self, name) is not None]
@@ -53,6 +56,7 @@ class Condition(BaseModel):
                 raise ValueError(
                     f"a field test needs exactly one operator of {', '.join(OPERATORS)}"
                 )
+            self._operator = operators[0]
         if self.matches is not None:
             try:
                 re.compile(self.matches)
@@ -75,7 +79,7 @@ class Condition(BaseModel):
             return " or ".join(f"({part.describe()})" for part in self.any)
         if self.not_ is not None:
             return f"not ({self.not_.describe()})"
-        op = self._set_operators()[0]
+        op = self._operator or self._set_operators()[0]
         value = getattr(self, "in_" if op == "in" else op)
         return f"{self.field} {op} {value!r}"
 
@@ -93,7 +97,7 @@ def evaluate(condition: Condition, facts: Facts) -> bool:
         return not evaluate(condition.not_, facts)
     assert condition.field is not None
     value = facts.get(condition.field)
-    op = condition._set_operators()[0]
+    op = condition._operator or condition._set_operators()[0]
     if op == "exists":
         return (value is not None and value != [] and value != "") == condition.exists
     if op == "ne":
