@@ -58,10 +58,7 @@ class RoutingSession:
         }
         self._known = await known_leads(self._conn, keys)
         free_mail = self.policy.scoring.free_mail_domains
-        domains = [
-            account_domain(assess(lead, self.policy, self.now).facts, free_mail)
-            for lead in captured
-        ]
+        domains = [account_domain(self._assess(lead).facts, free_mail) for lead in captured]
         domains += [self._captured_domain(known) for known in self._known.values()]
         self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
         self._roster = await load_roster(self._conn, self.now, lock=True)
@@ -157,7 +154,7 @@ class RoutingSession:
         if known.owner_id:
             self._release(known.owner_id)
         lead = LeadCaptured.model_validate(known.captured)
-        assessment = assess(lead, self.policy, self.now)
+        assessment = self._assess(lead)
         previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
         decision = RoutingDecision(
             lead_key=known.lead_key,

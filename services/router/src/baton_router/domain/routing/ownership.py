@@ -3,6 +3,7 @@ assignment of the same person is recent enough to make this lead a duplicate."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -58,9 +59,16 @@ def normalise_domain(value: str | None) -> str | None:
     return text or None
 
 
+@functools.lru_cache(maxsize=16)
+def _free_mail_set(extra: tuple[str, ...]) -> frozenset[str]:
+    return DEFAULT_FREE_MAIL_DOMAINS | {d for d in map(normalise_domain, extra) if d}
+
+
 def is_free_mail(domain: str, free_mail_domains: Iterable[str] = ()) -> bool:
-    known = DEFAULT_FREE_MAIL_DOMAINS | {d for d in map(normalise_domain, free_mail_domains) if d}
-    return any(domain == free or domain.endswith(f".{free}") for free in known)
+    """The domain or any parent of it (mail.yahoo.com) is a free-mail domain."""
+    known = _free_mail_set(tuple(free_mail_domains))
+    labels = domain.split(".")
+    return any(".".join(labels[i:]) in known for i in range(len(labels)))
 
 
 def account_domain(facts: Facts, free_mail_domains: Iterable[str] = ()) -> str | None:
