@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from baton_schemas import (
     OutgoingRecord,
     decode_record,
     encode_event,
+    parse_data,
 )
 from baton_schemas.events.lead import Activity, LeadSnapshot, Owner, Person
 
@@ -80,7 +82,7 @@ def test_round_trip(event: LeadCaptured | LeadAssigned) -> None:
     assert decoded.time == WHEN
     assert decoded.key == event.lead_key
     assert decoded.traceparent == headers["traceparent"].decode()
-    assert type(event).model_validate(decoded.data) == event
+    assert parse_data(decoded, type(event)) == event
 
 
 def test_explicit_id_and_traceparent_are_kept() -> None:
@@ -121,8 +123,9 @@ def test_timestamps_carry_an_offset_on_the_wire() -> None:
 @pytest.mark.parametrize("value", [b"{not json", b"\xff\xfe", b""])
 def test_invalid_json_value_raises(value: bytes) -> None:
     record = encode_event(captured(), topic="leads.captured", source=SOURCE)
+    decoded = decode_record(record.key, value, record.headers)
     with pytest.raises(EnvelopeError, match="not valid JSON"):
-        decode_record(record.key, value, record.headers)
+        parse_data(decoded, LeadCaptured)
 
 
 def test_missing_value_raises() -> None:
@@ -157,4 +160,28 @@ def test_data_that_breaks_the_model_is_rejected_by_validation() -> None:
     record = encode_event(captured(), topic="leads.captured", source=SOURCE)
     decoded = decode_record(record.key, record.value, record.headers)
     with pytest.raises(ValueError, match="extra"):
-        LeadCaptured.model_validate({**decoded.data, "unexpected": 1})
+        LeadCaptured.model_validate({**json.loads(decoded.data), "unexpected": 1})
+
+
+def test_attributes_read_as_the_cloudevents_library_reads_them() -> None:
+    from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
+    from cloudevents.core.formats.json import JSONFormat
+
+    record = encode_event(assigned(), topic="leads.assigned", source=SOURCE, time=WHEN)
+    ours = decode_record(record.key, record.value, record.headers)
+    message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
+    theirs = from_binary(message, JSONFormat())
+    assert (ours.id, ours.type, ours.source, ours.time) == (
+        theirs.get_id(),
+        theirs.get_type(),
+        theirs.get_source(),
+        theirs.get_time(),
+    )
+
+
+@pytest.mark.parametrize("bad", [b"yesterday", b"\xff"])
+def test_unreadable_time_is_an_envelope_error(bad: bytes) -> None:
+    record = encode_event(captured(), topic="leads.captured", source=SOURCE)
+    headers = [*without(record, "ce_time"), ("ce_time", bad)]
+    with pytest.raises(EnvelopeError, match="invalid CloudEvents headers"):
+        decode_record(record.key, record.value, headers)

@@ -7,6 +7,7 @@ from baton_schemas.envelope import (
     child_traceparent,
     decode_record,
     encode_event,
+    parse_data,
 )
 from baton_schemas.events import (
     EVENT_MODELS,
@@ -32,4 +33,5 @@ __all__ = [
     "child_traceparent",
     "decode_record",
     "encode_event",
+    "parse_data",
 ]

@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, RebalanceInProgressError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from baton_runtime.bulk import BulkInsert
 from baton_runtime.deadletter import DeadLetters
 from baton_runtime.errors import is_transient
 from baton_runtime.logs import get_logger
@@ -40,6 +40,7 @@ from baton_schemas import (
     child_traceparent,
     decode_record,
     encode_event,
+    parse_data,
 )
 
 log = get_logger(__name__)
@@ -119,7 +120,11 @@ class EventConsumer:
         self._handler = handler
         self._accepts = {model.event_type: model for model in accepts}
         self._engine = engine
-        self._inbox = tables.inbox
+        self._inbox_insert = BulkInsert(
+            tables.inbox,
+            ("event_id", "topic", "partition", "offset"),
+            tail='ON CONFLICT DO NOTHING RETURNING "event_id"',
+        )
         self._outbox = outbox
         self._dead_letters = dead_letters
         self._metrics = metrics
@@ -210,9 +215,7 @@ class EventConsumer:
             if envelope.type not in EVENT_MODELS:
                 raise EnvelopeError(f"unknown event type {envelope.type!r}")
             return None  # a Baton event this consumer does not act on
-        return IncomingEvent(
-            envelope=envelope, event=model.model_validate(envelope.data), record=record
-        )
+        return IncomingEvent(envelope=envelope, event=parse_data(envelope, model), record=record)
 
     async def _apply_with_retries(self, events: list[IncomingEvent]) -> None:
         if await self._attempt(events) is None:
@@ -271,22 +274,8 @@ class EventConsumer:
     async def _record_in_inbox(
         self, conn: AsyncConnection, events: list[IncomingEvent]
     ) -> set[str]:
-        rows = [
-            {
-                "event_id": e.id,
-                "topic": e.record.topic,
-                "partition": e.record.partition,
-                "offset": e.record.offset,
-            }
-            for e in events
-        ]
-        # Rows as executemany parameters: the compiled statement is cached and SQLAlchemy
-        # still sends them as multi-row VALUES (insertmanyvalues).
-        statement = (
-            pg_insert(self._inbox).on_conflict_do_nothing().returning(self._inbox.c.event_id)
-        )
-        result = await conn.execute(statement, rows)
-        return set(result.scalars())
+        rows = [(e.id, e.record.topic, e.record.partition, e.record.offset) for e in events]
+        return set(await self._inbox_insert.fetch_column(conn, rows))
 
     async def _dead_letter(self, record: Record, error: BaseException) -> None:
         while True:

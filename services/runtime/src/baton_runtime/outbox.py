@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from baton_runtime.bulk import BulkInsert
 from baton_runtime.errors import is_transient
 from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
@@ -39,27 +43,53 @@ def shard_of(key: bytes, shards: int) -> int:
     return zlib.crc32(key) % shards
 
 
+class RecentRecords:
+    """The records the consumer just wrote to the outbox, kept by event id so the relay can
+    publish them without reading their values back. The table stays the truth: the relay
+    decides what to publish from it and reads any record missing here (written by another
+    replica, evicted, or before a restart). Bounded; rolled-back records simply age out."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._records: OrderedDict[str, OutgoingRecord] = OrderedDict()
+
+    def add(self, records: Iterable[OutgoingRecord]) -> None:
+        for record in records:
+            self._records[record.event_id] = record
+        while len(self._records) > self._capacity:
+            self._records.popitem(last=False)
+
+    def take(self, event_id: str) -> OutgoingRecord | None:
+        return self._records.pop(event_id, None)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
 class Outbox:
     """Writes events into the outbox inside the caller's transaction."""
 
-    def __init__(self, tables: RuntimeTables, shards: int) -> None:
-        self._table = tables.outbox
+    def __init__(self, tables: RuntimeTables, shards: int, recent: RecentRecords) -> None:
+        self._insert = BulkInsert(
+            tables.outbox, ("event_id", "shard", "topic", "key", "value", "headers")
+        )
         self._shards = shards
+        self._recent = recent
 
-    async def add(self, conn: AsyncConnection, records: Iterable[OutgoingRecord]) -> int:
+    async def add(self, conn: AsyncConnection, records: Sequence[OutgoingRecord]) -> int:
         rows = [
-            {
-                "event_id": record.event_id,
-                "shard": shard_of(record.key, self._shards),
-                "topic": record.topic,
-                "key": record.key,
-                "value": record.value,
-                "headers": [[name, value.decode()] for name, value in record.headers],
-            }
+            (
+                record.event_id,
+                shard_of(record.key, self._shards),
+                record.topic,
+                record.key,
+                record.value,
+                json.dumps([[name, value.decode()] for name, value in record.headers]),
+            )
             for record in records
         ]
-        if rows:
-            await conn.execute(insert(self._table), rows)
+        await self._insert.execute(conn, rows)
+        self._recent.add(records)
         return len(rows)
 
 
@@ -72,6 +102,7 @@ class OutboxRelay:
         engine: AsyncEngine,
         producer: AIOKafkaProducer,
         tables: RuntimeTables,
+        recent: RecentRecords,
         metrics: RuntimeMetrics,
         schema: str,
         shards: int,
@@ -84,6 +115,10 @@ class OutboxRelay:
         self._producer = producer
         self._table = tables.outbox
         self._inbox = tables.inbox
+        self._recent = recent
+        self._mark_published = text(
+            f'UPDATE "{self._table.name}" SET published_at = now() WHERE id = ANY(:ids)'
+        )
         self._outbox_retention = outbox_retention_s
         self._inbox_retention = inbox_retention_s
         self._last_prune = 0.0
@@ -137,35 +172,56 @@ class OutboxRelay:
             shards = [row[0] for row in locked]
             if not shards:
                 return 0
-            rows = (
+            due = (
                 await conn.execute(
-                    select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+                    select(table.c.id, table.c.event_id)
                     .where(table.c.published_at.is_(None), table.c.shard.in_(shards))
                     .order_by(table.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
+            if not due:
                 return 0
-            await self._publish(rows)
-            await conn.execute(
-                update(table)
-                .where(table.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
-            )
-        self._metrics.outbox_published.labels(self._metrics.service).inc(len(rows))
-        return len(rows)
+            records = await self._records_for(conn, due)
+            await self._publish(records)
+            await conn.execute(self._mark_published, {"ids": [row.id for row in due]})
+        self._metrics.outbox_published.labels(self._metrics.service).inc(len(due))
+        return len(due)
 
-    async def _publish(self, rows: Sequence[object]) -> None:
+    async def _records_for(self, conn: AsyncConnection, due: Sequence[Any]) -> list[OutgoingRecord]:
+        """The due rows' records in id order: from memory when this process wrote them,
+        else read from the table."""
+        found = {row.id: self._recent.take(row.event_id) for row in due}
+        missing = [row_id for row_id, record in found.items() if record is None]
+        if missing:
+            table = self._table
+            rows = await conn.execute(
+                select(
+                    table.c.id,
+                    table.c.event_id,
+                    table.c.topic,
+                    table.c.key,
+                    table.c.value,
+                    table.c.headers,
+                ).where(table.c.id.in_(missing))
+            )
+            for row in rows:
+                found[row.id] = OutgoingRecord(
+                    topic=row.topic,
+                    key=row.key,
+                    value=row.value,
+                    headers=[(name, value.encode()) for name, value in row.headers],
+                    event_id=row.event_id,
+                )
+        return [record for record in found.values() if record is not None]
+
+    async def _publish(self, records: Sequence[OutgoingRecord]) -> None:
         futures = [
             await self._producer.send(
-                row.topic,  # type: ignore[attr-defined]
-                value=row.value,  # type: ignore[attr-defined]
-                key=row.key,  # type: ignore[attr-defined]
-                headers=[(name, value.encode()) for name, value in row.headers],  # type: ignore[attr-defined]
+                record.topic, value=record.value, key=record.key, headers=record.headers
             )
-            for row in rows
+            for record in records
         ]
         await asyncio.gather(*futures)
 

@@ -21,7 +21,7 @@ from baton_runtime.health import check, health_router, stale
 from baton_runtime.kafka import create_consumer, create_producer
 from baton_runtime.logs import configure_logging, get_logger
 from baton_runtime.metrics import RuntimeMetrics
-from baton_runtime.outbox import Outbox, OutboxRelay
+from baton_runtime.outbox import Outbox, OutboxRelay, RecentRecords
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.tables import RuntimeTables
 from baton_schemas import BatonEvent
@@ -49,11 +49,13 @@ class ServiceRuntime:
         self.metrics = RuntimeMetrics(service=settings.service_name)
         self.engine: AsyncEngine = create_engine(settings)
         self.producer = create_producer(settings)
-        self.outbox = Outbox(tables, settings.outbox_shards)
+        recent = RecentRecords()
+        self.outbox = Outbox(tables, settings.outbox_shards, recent)
         self.relay = OutboxRelay(
             engine=self.engine,
             producer=self.producer,
             tables=tables,
+            recent=recent,
             metrics=self.metrics,
             schema=settings.schema_name,
             shards=settings.outbox_shards,

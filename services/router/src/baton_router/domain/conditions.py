@@ -9,10 +9,13 @@ A missing field matches nothing except `exists: false` and `ne`/`not_in`.
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from baton_router.domain.facts import Facts
 
@@ -38,9 +41,6 @@ class Condition(BaseModel):
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
-    # The field test's operator, worked out once at validation: evaluation is on the hot path.
-    _operator: str | None = PrivateAttr(default=None)
-
     @model_validator(mode="after")
     def _one_shape(self) -> Condition:
         combinators = [name for name in ("all", "any", "not_") if getattr(self, name) is not None]
@@ -56,7 +56,6 @@ class Condition(BaseModel):
                 raise ValueError(
                     f"a field test needs exactly one operator of {', '.join(OPERATORS)}"
                 )
-            self._operator = operators[0]
         if self.matches is not None:
             try:
                 re.compile(self.matches)
@@ -72,6 +71,11 @@ class Condition(BaseModel):
             if op in self.model_fields_set or names.get(op, op) in self.model_fields_set
         ]
 
+    @cached_property
+    def predicate(self) -> Predicate:
+        """Compiled on first use and kept: conditions are evaluated for every lead."""
+        return compile_condition(self)
+
     def describe(self) -> str:
         if self.all is not None:
             return " and ".join(f"({part.describe()})" for part in self.all)
@@ -79,53 +83,88 @@ class Condition(BaseModel):
             return " or ".join(f"({part.describe()})" for part in self.any)
         if self.not_ is not None:
             return f"not ({self.not_.describe()})"
-        op = self._operator or self._set_operators()[0]
+        op = self._set_operators()[0]
         value = getattr(self, "in_" if op == "in" else op)
         return f"{self.field} {op} {value!r}"
+
+
+def evaluate(condition: Condition, facts: Facts) -> bool:
+    return condition.predicate(facts)
+
+
+Predicate = Callable[[Facts], bool]
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 
 def _norm(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def evaluate(condition: Condition, facts: Facts) -> bool:
+def _present(value: Any) -> bool:
+    return value is not None and value != [] and value != ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def compile_condition(condition: Condition) -> Predicate:
+    """The condition as a function of the facts, with its operands prepared once."""
     if condition.all is not None:
-        return all(evaluate(part, facts) for part in condition.all)
+        parts = [part.predicate for part in condition.all]
+        return lambda facts: all(part(facts) for part in parts)
     if condition.any is not None:
-        return any(evaluate(part, facts) for part in condition.any)
+        options = [part.predicate for part in condition.any]
+        return lambda facts: any(option(facts) for option in options)
     if condition.not_ is not None:
-        return not evaluate(condition.not_, facts)
+        negated = condition.not_.predicate
+        return lambda facts: not negated(facts)
     assert condition.field is not None
-    value = facts.get(condition.field)
-    op = condition._operator or condition._set_operators()[0]
+    return _field_test(condition, condition.field, condition._set_operators()[0])
+
+
+def _field_test(condition: Condition, field: str, op: str) -> Predicate:
     if op == "exists":
-        return (value is not None and value != [] and value != "") == condition.exists
+        wanted = condition.exists
+        return lambda facts: _present(facts.get(field)) == wanted
     if op == "ne":
-        return bool(_norm(value) != _norm(condition.ne))
+        other = _norm(condition.ne)
+        return lambda facts: bool(_norm(facts.get(field)) != other)
     if op == "not_in":
-        return _norm(value) not in {_norm(item) for item in condition.not_in or []}
-    if value is None:
-        return False
+        excluded = {_norm(item) for item in condition.not_in or []}
+        return lambda facts: _norm(facts.get(field)) not in excluded
     if op == "eq":
-        return bool(_norm(value) == _norm(condition.eq))
+        expected = _norm(condition.eq)
+        return lambda facts: (
+            (value := facts.get(field)) is not None and bool(_norm(value) == expected)
+        )
     if op == "in":
-        values = value if isinstance(value, list) else [value]
         allowed = {_norm(item) for item in condition.in_ or []}
-        return any(_norm(item) in allowed for item in values)
+        return lambda facts: (
+            (value := facts.get(field)) is not None
+            and any(
+                _norm(item) in allowed for item in (value if isinstance(value, list) else [value])
+            )
+        )
     if op == "contains":
         needle = (condition.contains or "").lower()
-        if isinstance(value, list):
-            return any(needle == _norm(item) for item in value)
-        return needle in str(value).lower()
+        return lambda facts: (
+            (value := facts.get(field)) is not None
+            and (
+                any(needle == _norm(item) for item in value)
+                if isinstance(value, list)
+                else needle in str(value).lower()
+            )
+        )
     if op == "matches":
-        return re.search(condition.matches or "", str(value), re.IGNORECASE) is not None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    bound = getattr(condition, op)
-    outcome: bool = {
-        "gt": value > bound,
-        "gte": value >= bound,
-        "lt": value < bound,
-        "lte": value <= bound,
-    }[op]
-    return outcome
+        pattern = re.compile(condition.matches or "", re.IGNORECASE)
+        return lambda facts: (
+            (value := facts.get(field)) is not None and (pattern.search(str(value)) is not None)
+        )
+    compare, bound = _COMPARE[op], getattr(condition, op)
+    return lambda facts: _is_number(value := facts.get(field)) and compare(value, bound)

@@ -3,29 +3,92 @@ conditions match on."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from baton_schemas import LeadCaptured
 
-Facts = dict[str, Any]
+# Not facts: the platform's raw payload, and activities (engagement scoring reads those).
+_HIDDEN = frozenset({"raw", "activities"})
+_PLAIN = (str, int, float, bool, type(None))
 
 
-def _flatten(prefix: str, value: Any, out: Facts) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
-    else:
-        out[prefix] = value
+class Facts(dict[str, Any]):
+    """Every scalar field of a lead by dotted path, in its JSON form, plus derived values.
+
+    Paths are resolved from the lead on first use and kept: a policy reads a handful of the
+    lead's fields, so flattening all of them for every lead was wasted work on the hot path.
+    `facts[path]` raises KeyError for a path that is not a scalar field, `get` gives None.
+    """
+
+    def __init__(
+        self, lead: LeadCaptured | None = None, values: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(values or {})
+        self._lead = lead
+
+    def __missing__(self, path: str) -> Any:
+        if self._lead is None:
+            raise KeyError(path)
+        value = _resolve(self._lead, path.split("."))
+        self[path] = value
+        return value
+
+    def get(self, path: str, default: Any = None) -> Any:
+        try:
+            return self[path]
+        except KeyError:
+            return default
+
+    def extended(self, values: Mapping[str, Any]) -> Facts:
+        """These facts plus `values` (which win), still resolving the rest from the lead."""
+        combined = Facts(self._lead, self)
+        combined.update(values)
+        return combined
 
 
 def lead_facts(lead: LeadCaptured) -> Facts:
-    """Every scalar field of the lead by dotted path, plus a few derived conveniences."""
-    facts: Facts = {}
-    data = lead.model_dump(mode="json", exclude={"raw", "activities"})
-    _flatten("", data, facts)
+    """The lead's facts, with a few derived conveniences."""
     email = lead.person.email or ""
-    facts["person.email_domain"] = email.rsplit("@", 1)[-1].lower() if "@" in email else None
-    domain = lead.company.domain or facts["person.email_domain"]
-    facts["company.domain"] = domain.lower() if domain else None
-    facts["activity_types"] = sorted({activity.type for activity in lead.activities})
-    return facts
+    email_domain = email.rsplit("@", 1)[-1].lower() if "@" in email else None
+    domain = lead.company.domain or email_domain
+    return Facts(
+        lead,
+        {
+            "person.email_domain": email_domain,
+            "company.domain": domain.lower() if domain else None,
+            "activity_types": sorted({activity.type for activity in lead.activities}),
+        },
+    )
+
+
+def _resolve(node: Any, path: list[str]) -> Any:
+    """The scalar at `path` under a model, or KeyError when there is none."""
+    if not path or (isinstance(node, LeadCaptured) and path[0] in _HIDDEN):
+        raise KeyError(".".join(path))
+    head, rest = path[0], path[1:]
+    if isinstance(node, BaseModel):
+        if head not in type(node).model_fields:
+            raise KeyError(head)
+        child = getattr(node, head)
+    elif isinstance(node, dict):
+        joined = ".".join(path)
+        if joined in node and not isinstance(node[joined], dict):
+            return _json_value(node[joined])
+        if head not in node:
+            raise KeyError(head)
+        child = node[head]
+    else:
+        raise KeyError(head)
+    if rest:
+        return _resolve(child, rest)
+    if isinstance(child, BaseModel | dict):
+        raise KeyError(head)  # not a scalar
+    return _json_value(child)
+
+
+def _json_value(value: Any) -> Any:
+    return value if isinstance(value, _PLAIN) else to_jsonable_python(value)

@@ -39,15 +39,16 @@ def lifecycle_stage(score: ScoreResult) -> str:
 
 def score_facts(facts: Facts, score: ScoreResult) -> Facts:
     """The lead's facts extended with the score, for tier (and routing) conditions."""
-    return {
-        **facts,
-        "grade": score.grade,
-        "fit": score.fit,
-        "engagement": score.engagement,
-        "score": score.total,
-        "mql": score.mql,
-        "lifecycle_stage": lifecycle_stage(score),
-    }
+    return facts.extended(
+        {
+            "grade": score.grade,
+            "fit": score.fit,
+            "engagement": score.engagement,
+            "score": score.total,
+            "mql": score.mql,
+            "lifecycle_stage": lifecycle_stage(score),
+        }
+    )
 
 
 def classify(tiers: Sequence[Tier], facts_with_score: Facts) -> Tier:
@@ -89,5 +90,5 @@ def assess(
         score=score,
         tier=tier,
         lifecycle_stage=lifecycle_stage(score),
-        facts={**extended, "tier": tier.name},
+        facts=extended.extended({"tier": tier.name}),
     )
