@@ -7,6 +7,9 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 
 from baton_schemas import (
     EnvelopeError,
@@ -136,7 +139,6 @@ def test_missing_value_raises() -> None:
 
 @pytest.mark.parametrize("header", ["ce_type", "ce_source", "ce_id", "ce_specversion", "ce_time"])
 def test_missing_required_header_raises(header: str) -> None:
-    # Without this check the library invents a fresh id per decode, defeating the inbox.
     record = encode_event(captured(), topic="leads.captured", source=SOURCE)
     with pytest.raises(EnvelopeError):
         decode_record(record.key, record.value, without(record, header))
@@ -163,10 +165,30 @@ def test_data_that_breaks_the_model_is_rejected_by_validation() -> None:
         LeadCaptured.model_validate({**json.loads(decoded.data), "unexpected": 1})
 
 
-def test_attributes_read_as_the_cloudevents_library_reads_them() -> None:
-    from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
-    from cloudevents.core.formats.json import JSONFormat
+@pytest.mark.parametrize(
+    "when",
+    [WHEN, datetime(2025, 3, 14, 9, 30, tzinfo=UTC), WHEN.astimezone(timezone(timedelta(hours=2)))],
+)
+def test_headers_are_the_ones_the_cloudevents_sdk_writes(when: datetime) -> None:
+    record = encode_event(assigned(), topic="leads.assigned", source=SOURCE, time=when)
+    reference = CloudEvent(
+        attributes={
+            "id": record.event_id,
+            "source": SOURCE,
+            "type": LeadAssigned.event_type,
+            "specversion": "1.0",
+            "time": when,
+            "datacontenttype": "application/json",
+        },
+        data=None,
+    )
+    sdk = to_binary(reference, JSONFormat(), key_mapper=lambda _: assigned().lead_key)
+    ours = {name: value for name, value in record.headers if name != "traceparent"}
+    assert ours == dict(sdk.headers)
+    assert record.key == str(sdk.key).encode()
 
+
+def test_the_sdk_reads_our_records_as_we_do() -> None:
     record = encode_event(assigned(), topic="leads.assigned", source=SOURCE, time=WHEN)
     ours = decode_record(record.key, record.value, record.headers)
     message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value)
@@ -177,6 +199,29 @@ def test_attributes_read_as_the_cloudevents_library_reads_them() -> None:
         theirs.get_source(),
         theirs.get_time(),
     )
+
+
+def test_we_read_records_the_sdk_writes() -> None:
+    event = CloudEvent(
+        attributes={
+            "id": "evt-9",
+            "source": SOURCE,
+            "type": LeadCaptured.event_type,
+            "time": WHEN,
+            "datacontenttype": "application/json",
+        },
+        data=None,
+    )
+    message = to_binary(event, JSONFormat(), key_mapper=lambda _: "lead:ada@example.com")
+    value = captured().model_dump_json().encode()
+    decoded = decode_record(str(message.key).encode(), value, list(message.headers.items()))
+    assert (decoded.id, decoded.type, decoded.source, decoded.time) == (
+        "evt-9",
+        LeadCaptured.event_type,
+        SOURCE,
+        WHEN,
+    )
+    assert parse_data(decoded, LeadCaptured) == captured()
 
 
 @pytest.mark.parametrize("bad", [b"yesterday", b"\xff"])

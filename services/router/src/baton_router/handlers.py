@@ -38,8 +38,8 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
             if decided is None:
                 log.info("no routing change", event_id=incoming.id, lead_key=event.lead_key)
                 continue
-            event_id = batch.emit(decided, topic=topic, traceparent=incoming.envelope.traceparent)
-            session.record(event_id, decided, trigger_event_id=incoming.id)
+            emitted = batch.emit(decided, topic=topic, traceparent=incoming.envelope.traceparent)
+            session.record(emitted, decided, trigger_event_id=incoming.id)
         await session.flush()
 
     return handle

@@ -29,7 +29,14 @@ from baton_router.domain.policy.tiers import Assessment, assess
 from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
 from baton_router.domain.routing.ownership import account_domain, within_duplicate_window
 from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
-from baton_schemas import BatonEvent, FeedbackTraceable, LeadAssigned, LeadCaptured, SlaBreached
+from baton_schemas import (
+    BatonEvent,
+    FeedbackTraceable,
+    LeadAssigned,
+    LeadCaptured,
+    OutgoingRecord,
+    SlaBreached,
+)
 
 
 class RoutingSession:
@@ -45,7 +52,7 @@ class RoutingSession:
         self._loaded_reps: set[str] = set()
         self._identities: list[tuple[str, str]] = []
         self._recorded: list[Recorded] = []
-        self._pending: dict[str, tuple[dict[str, Any], str | None]] = {}
+        self._pending: dict[str, tuple[LeadCaptured, str | None]] = {}
         # keyed by id(): the lead is kept in the value, so its id cannot be reused meanwhile
         self._assessed: dict[int, tuple[LeadCaptured, Assessment]] = {}
 
@@ -59,7 +66,7 @@ class RoutingSession:
         self._known = await known_leads(self._conn, keys)
         free_mail = self.policy.scoring.free_mail_domains
         domains = [account_domain(self._assess(lead).facts, free_mail) for lead in captured]
-        domains += [self._captured_domain(known) for known in self._known.values()]
+        domains += [known.company_domain for known in self._known.values()]
         self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
         self._roster = await load_roster(self._conn, self.now, lock=True)
         self._pools_before = dict(self._roster.pools)
@@ -103,18 +110,21 @@ class RoutingSession:
         reason = f"re-routed after rejection ({disposition.reason_code})"
         return self._reassign(known, excluded, reason)
 
-    def record(self, event_id: str, event: LeadAssigned, *, trigger_event_id: str | None) -> None:
-        captured, domain = self._pending.pop(event.lead_key)
-        self._recorded.append(Recorded(event_id, event, captured, domain, trigger_event_id))
+    def record(
+        self, emitted: OutgoingRecord, event: LeadAssigned, *, trigger_event_id: str | None
+    ) -> None:
+        lead, domain = self._pending.pop(event.lead_key)
+        self._recorded.append(Recorded(emitted, event, lead, domain, trigger_event_id))
         self._known[event.lead_key] = KnownLead(
             lead_key=event.lead_key,
             owner_id=event.owner.id if event.owner else None,
             attempt=event.attempt,
             previous_owners=tuple(event.previous_owners),
             assigned_at=event.assigned_at,
-            last_assigned_event_id=event_id,
+            last_assigned_event_id=emitted.event_id,
             last_captured_event_id=event.captured_event_id,
-            captured=captured,
+            lead=lead,
+            company_domain=domain,
         )
 
     async def flush(self) -> None:
@@ -139,9 +149,8 @@ class RoutingSession:
         previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
         if known.owner_id:
             self._release(known.owner_id)
-        lead = LeadCaptured.model_validate(known.captured)
         return self._decide(
-            lead,
+            known.lead,
             known.lead_key,
             known.last_captured_event_id,
             excluded=frozenset(excluded | set(previous)),
@@ -153,8 +162,7 @@ class RoutingSession:
     def _to_queue(self, known: KnownLead, queue: str, reason: str) -> LeadAssigned:
         if known.owner_id:
             self._release(known.owner_id)
-        lead = LeadCaptured.model_validate(known.captured)
-        assessment = self._assess(lead)
+        assessment = self._assess(known.lead)
         previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
         decision = RoutingDecision(
             lead_key=known.lead_key,
@@ -166,9 +174,9 @@ class RoutingSession:
             attempt=known.attempt + 1,
             previous_owners=tuple(previous),
         )
-        self._pending[known.lead_key] = (known.captured, self._captured_domain(known))
+        self._pending[known.lead_key] = (known.lead, known.company_domain)
         return assigned_event(
-            lead=lead,
+            lead=known.lead,
             lead_key=known.lead_key,
             captured_event_id=known.last_captured_event_id,
             assessment=assessment,
@@ -207,8 +215,7 @@ class RoutingSession:
         self._roster = apply_decision(self._roster, decision)
         if decision.owner is not None and decision.adds_load:
             self._loaded_reps.add(decision.owner.id)
-        captured = lead.model_dump(mode="json", exclude={"raw"})
-        self._pending[lead_key] = (captured, domain)
+        self._pending[lead_key] = (lead, domain)
         return assigned_event(
             lead=lead,
             lead_key=lead_key,
@@ -231,10 +238,3 @@ class RoutingSession:
         released = RepLoad(load.assigned_today, max(0, load.open_leads - 1))
         self._roster = self._roster.with_load(rep_id, released)
         self._loaded_reps.add(rep_id)
-
-    def _captured_domain(self, known: KnownLead) -> str | None:
-        company = known.captured.get("company") or {}
-        person = known.captured.get("person") or {}
-        email = person.get("email") or ""
-        domain = company.get("domain") or (email.rsplit("@", 1)[-1] if "@" in email else None)
-        return str(domain).lower() if domain else None

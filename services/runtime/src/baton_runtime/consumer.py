@@ -68,12 +68,15 @@ class Batch:
     source: str
     emitted: list[OutgoingRecord] = field(default_factory=list)
 
-    def emit(self, event: BatonEvent, *, topic: str, traceparent: str | None = None) -> str:
+    def emit(
+        self, event: BatonEvent, *, topic: str, traceparent: str | None = None
+    ) -> OutgoingRecord:
+        """Queue `event` for the outbox (written with the batch); the record as published."""
         record = encode_event(
             event, topic=topic, source=self.source, traceparent=child_traceparent(traceparent)
         )
         self.emitted.append(record)
-        return record.event_id
+        return record
 
 
 Handler = Callable[[Batch], Awaitable[None]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.tables import account_owners, assignments, lead_identities, leads
-from baton_schemas import LeadAssigned, LeadCaptured
+from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_schemas import LeadAssigned, LeadCaptured, OutgoingRecord
 
 _NOT_DIGITS = re.compile(r"[^\d]")
 
@@ -27,7 +28,8 @@ class KnownLead:
     assigned_at: datetime
     last_assigned_event_id: str
     last_captured_event_id: str
-    captured: dict[str, Any]
+    lead: LeadCaptured
+    company_domain: str | None
 
 
 def identities_of(lead: LeadCaptured) -> list[str]:
@@ -55,9 +57,7 @@ async def canonical_keys(conn: AsyncConnection, batch: Iterable[LeadCaptured]) -
 
 
 async def remember_identities(conn: AsyncConnection, pairs: Iterable[tuple[str, str]]) -> None:
-    rows = [{"identity": identity, "lead_key": key} for identity, key in pairs]
-    if rows:
-        await conn.execute(insert(lead_identities).on_conflict_do_nothing(), rows)
+    await _IDENTITIES.execute(conn, list(pairs))
 
 
 async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
@@ -75,7 +75,8 @@ async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, K
             assigned_at=row.assigned_at,
             last_assigned_event_id=row.last_assigned_event_id,
             last_captured_event_id=row.last_captured_event_id,
-            captured=row.captured,
+            lead=LeadCaptured.model_validate(row.captured),
+            company_domain=row.company_domain,
         )
         for row in rows
     }
@@ -93,59 +94,82 @@ async def account_owners_for(conn: AsyncConnection, domains: Iterable[str]) -> d
 
 @dataclass(frozen=True)
 class Recorded:
-    """One decision to persist, in order."""
+    """One decision to persist, in order, with its published JSON (stored as it went out)."""
 
-    event_id: str
+    record: OutgoingRecord
     event: LeadAssigned
-    captured: dict[str, Any]
+    lead: LeadCaptured
     domain: str | None
     trigger_event_id: str | None = None
 
 
+_HISTORY = BulkInsert(
+    assignments,
+    (
+        "assigned_event_id",
+        "captured_event_id",
+        "trigger_event_id",
+        "lead_key",
+        "owner_id",
+        "queue",
+        "attempt",
+        "assigned_at",
+        "decision",
+    ),
+)
+_CURRENT_COLUMNS = (
+    "lead_key",
+    "owner_id",
+    "queue",
+    "pool",
+    "attempt",
+    "previous_owners",
+    "company_domain",
+    "tier",
+    "assigned_at",
+    "last_assigned_event_id",
+    "last_captured_event_id",
+    "snapshot",
+    "captured",
+)
+_CURRENT = BulkInsert(leads, _CURRENT_COLUMNS, tail=upsert_tail("lead_key", _CURRENT_COLUMNS))
+_IDENTITIES = BulkInsert(lead_identities, ("identity", "lead_key"), tail="ON CONFLICT DO NOTHING")
+
+
 async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> None:
     """The assignment history rows and each lead's current owner (the last decision wins)."""
-    if not decisions:
-        return
     history = []
-    current: dict[str, dict[str, Any]] = {}
+    current: dict[str, tuple[Any, ...]] = {}
     for item in decisions:
         event = item.event
         owner_id = event.owner.id if event.owner else None
         history.append(
-            {
-                "assigned_event_id": item.event_id,
-                "captured_event_id": event.captured_event_id,
-                "trigger_event_id": item.trigger_event_id,
-                "lead_key": event.lead_key,
-                "owner_id": owner_id,
-                "queue": event.queue,
-                "attempt": event.attempt,
-                "assigned_at": event.assigned_at,
-                "decision": event.model_dump(mode="json"),
-            }
+            (
+                item.record.event_id,
+                event.captured_event_id,
+                item.trigger_event_id,
+                event.lead_key,
+                owner_id,
+                event.queue,
+                event.attempt,
+                event.assigned_at,
+                item.record.value.decode(),
+            )
         )
-        current[event.lead_key] = {
-            "lead_key": event.lead_key,
-            "owner_id": owner_id,
-            "queue": event.queue,
-            "pool": event.pool,
-            "attempt": event.attempt,
-            "previous_owners": list(event.previous_owners),
-            "company_domain": item.domain,
-            "tier": event.tier,
-            "assigned_at": event.assigned_at,
-            "last_assigned_event_id": item.event_id,
-            "last_captured_event_id": event.captured_event_id,
-            "snapshot": event.lead.model_dump(mode="json"),
-            "captured": item.captured,
-        }
-    await conn.execute(insert(assignments), history)
-    statement = insert(leads)
-    columns = [name for name in next(iter(current.values())) if name != "lead_key"]
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[leads.c.lead_key],
-            set_={name: statement.excluded[name] for name in columns},
-        ),
-        list(current.values()),
-    )
+        current[event.lead_key] = (
+            event.lead_key,
+            owner_id,
+            event.queue,
+            event.pool,
+            event.attempt,
+            json.dumps(event.previous_owners),
+            item.domain,
+            event.tier,
+            event.assigned_at,
+            item.record.event_id,
+            event.captured_event_id,
+            event.lead.model_dump_json(),
+            item.lead.model_dump_json(exclude={"raw"}),
+        )
+    await _HISTORY.execute(conn, history)
+    await _CURRENT.execute(conn, list(current.values()))
