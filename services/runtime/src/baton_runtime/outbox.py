@@ -143,6 +143,9 @@ class OutboxRelay:
         backoff = 0.1
         while not self._stopping:
             self.last_progress = time.monotonic()
+            # Cleared before the pass, not after: a commit that wakes us during the pass
+            # (after its SELECT) must cause another pass, not wait for the next poll.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 await self._refresh_stats()
@@ -158,7 +161,6 @@ class OutboxRelay:
                 continue
             if published >= self._batch_size:
                 continue  # more may be waiting: no sleep
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
