@@ -98,8 +98,13 @@ def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
             for batch, r in results.router.items()
         ],
         "intake": _intake(results.intake) if results.intake else None,
-        "intake_without_consumer": _intake(results.intake_only) if results.intake_only else None,
         "latency": _latency(results.latency) if results.latency else None,
+        "intake_all_in_one": (
+            _intake(results.intake_all_in_one) if results.intake_all_in_one else None
+        ),
+        "latency_all_in_one": (
+            _latency(results.latency_all_in_one) if results.latency_all_in_one else None
+        ),
         "bench_seconds": round(results.seconds, 1),
     }
     targets: dict[str, Any] = {}
@@ -162,7 +167,7 @@ def table(figures: dict[str, Any]) -> str:
                 f"{f'(b) router, batch_max_records {batch}':<44}{r['records']:>8}"
                 f"{r['seconds']:>9.2f}{r['per_second']:>10.0f}{r['ratio_to_passthrough']:>8.3f}"
             )
-    for key, label in (("intake", ""), ("intake_without_consumer", ", no consumer")):
+    for key, label in (("intake", ", HTTP-only replica"), ("intake_all_in_one", ", one process")):
         intake = figures.get(key)
         if not intake:
             continue
@@ -173,10 +178,12 @@ def table(figures: dict[str, Any]) -> str:
                 f"{f'(c) POST {arm}{label}':<44}{load['requests']:>8}"
                 f"{load['seconds']:>9.2f}{load['per_second']:>10.0f}{ratio}"
             )
-    latency = figures.get("latency")
-    if latency:
+    for key, label in (("latency", "split replicas"), ("latency_all_in_one", "one process")):
+        latency = figures.get(key)
+        if not latency:
+            continue
         lines.append(
-            f"{'(d) webhook 202 -> assignment readable':<44}{latency['matched']:>8}"
+            f"{f'(d) 202 -> assignment readable, {label}':<44}{latency['matched']:>8}"
             f"{latency['seconds']:>9.2f}{latency['achieved_per_second']:>10.0f}"
         )
         lines.append(

@@ -2,15 +2,10 @@
 `python -m baton_router serve`: one uvicorn worker with the CLI's options. The no-op route
 is the ceiling webhook intake is compared with: same app, server, worker and requests.
 
-With BENCH_CONSUMERS=off the app runs no consumer (intake alone, for the breakdown).
-
 Run: `python -m bench.serve serve`, configured by the router's environment variables.
 """
 
 from __future__ import annotations
-
-import os
-from collections.abc import Sequence
 
 import uvicorn
 from fastapi import Request
@@ -18,7 +13,6 @@ from fastapi.responses import JSONResponse
 
 from baton_router.config import RouterSettings
 from baton_router.main import create_app
-from baton_runtime.service import ConsumerSpec, ServiceRuntime
 
 NOOP_PATH = "/bench/noop"
 
@@ -28,19 +22,7 @@ async def noop(request: Request) -> JSONResponse:
     return JSONResponse({}, status_code=202)
 
 
-def without_consumers() -> None:
-    """Start every service runtime in this process with no consumer (bench-only patch)."""
-    start = ServiceRuntime.start
-
-    async def start_intake_only(self: ServiceRuntime, specs: Sequence[ConsumerSpec]) -> None:
-        await start(self, [])
-
-    ServiceRuntime.start = start_intake_only  # type: ignore[method-assign]
-
-
 def main() -> None:
-    if os.environ.get("BENCH_CONSUMERS", "on") == "off":
-        without_consumers()
     settings = RouterSettings()
     app = create_app(settings)
     app.add_api_route(NOOP_PATH, noop, methods=["POST"], status_code=202)

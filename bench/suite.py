@@ -6,6 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from baton_runtime.devstack.ports import free_port
 from bench.intake import IntakeResult, measure_intake
 from bench.latency import LatencyResult, measure_latency
 from bench.passthrough import PassthroughResult, run_passthrough
@@ -34,9 +35,12 @@ class BenchResults:
     params: BenchParams
     passthrough: dict[int, PassthroughResult] = field(default_factory=dict)
     router: dict[int, RouterResult] = field(default_factory=dict)
-    intake_only: IntakeResult | None = None
     intake: IntakeResult | None = None
+    """HTTP-only replica (consumers in their own replica)"""
     latency: LatencyResult | None = None
+    """HTTP-only replica plus a consumer replica"""
+    intake_all_in_one: IntakeResult | None = None
+    latency_all_in_one: LatencyResult | None = None
     record_bytes: float = 0.0
     busy_before: float = 0.0
     loadavg_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -81,34 +85,44 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
         results.router[batch] = routed
         say(f"(b) router, batch_max_records {batch}: {routed.per_second:,.0f} records/s")
 
-    # (c) without the consumer (intake alone), then as deployed; (d) on the latter.
-    quiet = router_settings(stack, token("intake"))
-    await prepare_router(quiet)
-    log_file = stack.workdir / "intake-only.log"
-    async with router_process(quiet, log_file, "bench.serve", {"BENCH_CONSUMERS": "off"}):
-        results.intake_only = await measure_intake(
-            stack, quiet, params.intake_requests, params.concurrency, params.intake_warmup
+    # (c) and (d) as deployed for scale: an HTTP-only replica takes the webhooks and a
+    # consumer replica routes them (each scales on its own signal).
+    api = router_settings(stack, token("split"), consumers_enabled=False)
+    await prepare_router(api)
+    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
+    async with router_process(api, stack.workdir / "api.log", "bench.serve"):
+        results.intake = await measure_intake(
+            stack, api, params.intake_requests, params.concurrency, params.intake_warmup
         )
-    say(f"(c) intake without consumer: ratio {results.intake_only.ratio:.3f}")
+        say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
+        async with router_process(worker, stack.workdir / "worker.log"):
+            await wait_assigned(worker, params.intake_requests + params.intake_warmup, 600)
+            results.latency = await measure_latency(
+                stack,
+                api,
+                rate=results.intake.webhook.per_second / 2,
+                seconds=params.latency_seconds,
+                concurrency=params.concurrency,
+            )
+    say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
-    settings = router_settings(stack, token("intake"))
-    await prepare_router(settings)
-    async with router_process(settings, stack.workdir / "intake.log", "bench.serve"):
-        intake = await measure_intake(
-            stack, settings, params.intake_requests, params.concurrency, params.intake_warmup
+    # The same in one process (HTTP and consumer share an event loop), for comparison.
+    single = router_settings(stack, token("single"))
+    await prepare_router(single)
+    async with router_process(single, stack.workdir / "single.log", "bench.serve"):
+        results.intake_all_in_one = await measure_intake(
+            stack, single, params.intake_requests, params.concurrency, params.intake_warmup
         )
-        results.intake = intake
-        noop, webhook = intake.noop.per_second, intake.webhook.per_second
-        say(f"(c) intake: no-op {noop:,.0f}/s, webhook {webhook:,.0f}/s")
-        await wait_assigned(settings, params.intake_requests + params.intake_warmup, 600)
-        results.latency = await measure_latency(
+        say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
+        await wait_assigned(single, params.intake_requests + params.intake_warmup, 600)
+        results.latency_all_in_one = await measure_latency(
             stack,
-            settings,
-            rate=intake.webhook.per_second / 2,
+            single,
+            rate=results.intake_all_in_one.webhook.per_second / 2,
             seconds=params.latency_seconds,
             concurrency=params.concurrency,
         )
-        say(f"(d) latency p99 {results.latency.percentile(99):.1f} ms")
+        say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
     results.seconds = time.monotonic() - started
     return results

@@ -37,14 +37,15 @@ async def test_the_quick_bench_produces_every_figure(
     assert router["records"] == 200
     assert router["per_second"] > 0
     assert router["ratio_to_passthrough"] > 0
-    for key in ("intake", "intake_without_consumer"):
+    for key in ("intake", "intake_all_in_one"):
         assert figures[key]["noop"]["per_second"] > 0
         assert figures[key]["webhook"]["per_second"] > 0
         assert figures[key]["webhook"]["accepted"] == 200
-    latency = figures["latency"]
-    assert latency["matched"] > 0
-    assert latency["missing"] == 0
-    assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+    for key in ("latency", "latency_all_in_one"):
+        latency = figures[key]
+        assert latency["matched"] > 0
+        assert latency["missing"] == 0
+        assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
-    assert "(d) webhook 202" in report.table(figures)
+    assert "(d) 202 -> assignment readable, split replicas" in report.table(figures)
     assert written.exists()

@@ -131,3 +131,14 @@ async def test_metrics_expose_lag_throughput_batches_and_outbox(make_settings) -
     ):
         assert name in text, name
     assert 'baton_records_processed_total{outcome="ok",service="echo"' in text
+
+
+async def test_an_http_only_replica_leaves_the_topic_to_the_consumers(make_settings) -> None:
+    settings = await start_echo(make_settings, consumers_enabled=False)
+    await produce_leads(settings, ["lead-http-only"])
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)  # ready without a consumer group to join
+        await asyncio.sleep(1.0)
+        assert (await query(settings, "SELECT count(*) FROM effects"))[0][0] == 0
+    async with running(create_app(settings.model_copy(update={"consumers_enabled": True}))):
+        assert await wait_for_rows(settings, 1) == 1

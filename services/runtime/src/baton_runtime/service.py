@@ -112,6 +112,8 @@ class ServiceRuntime:
     async def start(self, specs: Sequence[ConsumerSpec]) -> None:
         tune_garbage_collector(self.settings.gc_gen0_threshold)
         await self.producer.start()
+        if not self.settings.consumers_enabled:
+            specs = []  # an HTTP-only replica (see ServiceSettings.consumers_enabled)
         if self.settings.outbox_relay_enabled:
             self._tasks["outbox-relay"] = asyncio.create_task(self.relay.run(), name="outbox-relay")
         for index, spec in enumerate(specs):

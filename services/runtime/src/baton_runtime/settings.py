@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
 
     consumer_group: str = ""
+    # False: this replica serves HTTP only (webhooks, APIs, health) and runs no consumer, so
+    # intake and consuming scale separately (HPA on CPU for one, KEDA on lag for the other).
+    consumers_enabled: bool = True
     consumer_instance_id: str | None = Field(
         default=None, description="static group membership id (avoids rebalances on restarts)"
     )
