@@ -49,8 +49,8 @@ async def test_rows_land_with_their_types_and_json_text(engine: Any) -> None:
 
 
 async def test_a_rolled_back_transaction_leaves_nothing(engine: Any) -> None:
-    # The first statement of the transaction goes through the driver: it must still be
-    # inside the transaction SQLAlchemy opened (its asyncpg adapter sends BEGIN lazily).
+    # The bulk statement is the transaction's first: it must open it, not run outside it
+    # (SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement).
     insert = BulkInsert(things, ("id", "n", "at", "doc"))
     with pytest.raises(RuntimeError):
         async with engine.begin() as conn:

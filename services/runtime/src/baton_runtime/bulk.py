@@ -1,11 +1,11 @@
 """Set-based writes for the hot path: one `INSERT ... SELECT FROM unnest(...)` per table and
-batch, run on the asyncpg connection under the caller's SQLAlchemy transaction.
+batch, sent as plain driver SQL inside the caller's transaction.
 
 SQLAlchemy's executemany builds a parameter dict per row and processes every value in
 Python; for a consumer batch of hundreds of rows that cost more than the routing itself
-(the bench measured it). Here asyncpg encodes one array per column in C and PostgreSQL
-runs a single statement. JSONB values are passed as JSON text, serialized once by the
-caller (pydantic), so nothing is re-encoded on the way. The statement text is derived
+(the bench measured it). Here the parameters are one array per column, which asyncpg
+encodes in C, and PostgreSQL runs a single statement. JSONB values are passed as JSON
+text, serialized once by the caller (pydantic), so nothing is re-encoded on the way. The statement text is derived
 from the Table, so columns and types stay declared in one place.
 """
 
@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,8 +43,7 @@ class BulkInsert:
 
     async def execute(self, conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            driver = await driver_connection(conn)
-            await driver.execute(self.sql, *_columns_of(rows, len(self.columns)))
+            await conn.exec_driver_sql(self.sql, _columns_of(rows, len(self.columns)))
 
     async def fetch_column(
         self, conn: AsyncConnection, rows: Sequence[tuple[Any, ...]]
@@ -53,9 +51,8 @@ class BulkInsert:
         """Execute with a one-column RETURNING tail; the returned values."""
         if not rows:
             return []
-        driver = await driver_connection(conn)
-        records = await driver.fetch(self.sql, *_columns_of(rows, len(self.columns)))
-        return [record[0] for record in records]
+        result = await conn.exec_driver_sql(self.sql, _columns_of(rows, len(self.columns)))
+        return list(result.scalars())
 
 
 def upsert_tail(key: str, columns: Sequence[str]) -> str:
@@ -64,19 +61,8 @@ def upsert_tail(key: str, columns: Sequence[str]) -> str:
     return f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
 
 
-async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `conn`, inside the same transaction."""
-    raw = await conn.get_raw_connection()
-    driver = cast(asyncpg.Connection, raw.driver_connection)
-    if conn.in_transaction() and not driver.is_in_transaction():
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; without
-        # this our statement would run (and commit) outside the caller's transaction.
-        await conn.exec_driver_sql("SELECT 1")
-    return driver
-
-
-def _columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    columns = [list(column) for column in zip(*rows, strict=True)]
+def _columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    columns = tuple(list(column) for column in zip(*rows, strict=True))
     if len(columns) != width:
         raise ValueError(f"rows have {len(columns)} values, the statement {width} columns")
     return columns
