@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from baton_runtime.kafka import publish
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.testing import produce
 from baton_schemas import LeadCaptured, encode_event
@@ -17,26 +18,17 @@ def captured(lead_key: str) -> LeadCaptured:
 
 
 async def produce_leads(settings: ServiceSettings, keys: list[str]) -> list[str]:
+    records = [
+        encode_event(captured(key), topic=settings.topics.leads_captured, source="/test")
+        for key in keys
+    ]
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
     await producer.start()
     try:
-        ids = []
-        futures = []
-        for key in keys:
-            record = encode_event(
-                captured(key), topic=settings.topics.leads_captured, source="/test"
-            )
-            futures.append(
-                await producer.send(
-                    record.topic, value=record.value, key=record.key, headers=record.headers
-                )
-            )
-            ids.append(record.event_id)
-        for future in futures:
-            await future
-        return ids
+        await publish(producer, records)
     finally:
         await producer.stop()
+    return [record.event_id for record in records]
 
 
 async def produce_raw(

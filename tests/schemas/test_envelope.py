@@ -10,6 +10,7 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
 
 from baton_schemas import (
     EnvelopeError,
@@ -160,9 +161,10 @@ def test_wrong_content_type_raises() -> None:
 
 def test_data_that_breaks_the_model_is_rejected_by_validation() -> None:
     record = encode_event(captured(), topic="leads.captured", source=SOURCE)
-    decoded = decode_record(record.key, record.value, record.headers)
-    with pytest.raises(ValueError, match="extra"):
-        LeadCaptured.model_validate({**json.loads(decoded.data), "unexpected": 1})
+    value = json.dumps({**json.loads(record.value), "unexpected": 1}).encode()
+    decoded = decode_record(record.key, value, record.headers)
+    with pytest.raises(ValidationError, match="extra"):
+        parse_data(decoded, LeadCaptured)
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,14 @@ A W3C `traceparent` header rides along so traces cross the broker.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
 
-from baton_schemas.events.base import BatonEvent
+from baton_schemas.events.base import BatonEvent, assume_utc
 
 EventT = TypeVar("EventT", bound=BatonEvent)
 
@@ -49,11 +50,10 @@ class DecodedEvent:
     id: str
     type: str
     source: str
-    time: datetime | None
+    time: datetime
     key: str | None
     data: bytes  # the JSON value, parsed by `parse_data`
     traceparent: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def new_traceparent() -> str:
@@ -90,7 +90,7 @@ def encode_event(
     return OutgoingRecord(
         topic=topic,
         key=event.lead_key.encode(),
-        value=event.model_dump_json(exclude_none=False).encode(),
+        value=event.model_dump_json().encode(),
         headers=headers,
         event_id=event_id,
     )
@@ -102,7 +102,9 @@ def _timestamp(when: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def decode_record(key: bytes | None, value: bytes | None, headers: Headers) -> DecodedEvent:
+def decode_record(
+    key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]
+) -> DecodedEvent:
     """Read a binary-mode record's attributes. Raises EnvelopeError with the cause."""
     header_map = {name: raw for name, raw in headers}
     missing = [name for name in REQUIRED_HEADERS if not header_map.get(name)]
@@ -127,7 +129,7 @@ def decode_record(key: bytes | None, value: bytes | None, headers: Headers) -> D
         id=event_id,
         type=event_type,
         source=source,
-        time=time if time.tzinfo else time.replace(tzinfo=UTC),
+        time=assume_utc(time),
         key=key.decode("utf-8", "replace") if key is not None else None,
         data=value,
         traceparent=traceparent.decode("utf-8", "replace") if traceparent else None,

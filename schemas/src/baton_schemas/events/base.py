@@ -8,11 +8,11 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
-def _assume_utc(value: datetime) -> datetime:
+def assume_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(assume_utc)]
 """A timestamp that always carries an offset on the wire (naive input is taken as UTC).
 
 The JSON Schema says `format: date-time` (RFC 3339, offset required); a naive `datetime`

@@ -31,13 +31,13 @@ def run_service_cli(
     app_factory: Callable[[ServiceSettings], FastAPI],
     migrations: str,
 ) -> int:
-    parser = argparse.ArgumentParser(prog=f"baton-{settings_factory().service_name}")
+    settings = settings_factory()
+    parser = argparse.ArgumentParser(prog=f"baton-{settings.service_name}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
     commands.add_parser("migrate", help="apply database migrations and exit")
     args = parser.parse_args(argv)
 
-    settings = settings_factory()
     if args.command == "migrate":
         upgrade(settings, migrations)
         print(f"{settings.service_name}: schema {settings.schema_name!r} is at head")

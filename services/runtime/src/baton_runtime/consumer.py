@@ -116,7 +116,7 @@ class EventConsumer:
         poll_timeout_ms: int,
         max_retries: int,
         retry_backoff_ms: int,
-        on_committed: Callable[[], None] = lambda: None,
+        on_outbox_committed: Callable[[], None],
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -136,7 +136,8 @@ class EventConsumer:
         self._poll_timeout_ms = poll_timeout_ms
         self._max_retries = max_retries
         self._backoff = retry_backoff_ms / 1000
-        self._on_committed = on_committed
+        self._on_outbox_committed = on_outbox_committed  # wakes the relay
+        self._wrote_outbox = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
@@ -205,14 +206,16 @@ class EventConsumer:
                 continue
             if incoming is not None:
                 events.append(incoming)
+        self._wrote_outbox = False
         if events:
             await self._apply_with_retries(events)
         await self._commit(batches)
-        self._count(records)
-        self._on_committed()
+        self._count(batches)
+        if self._wrote_outbox:
+            self._on_outbox_committed()
 
     def _decode(self, record: Record) -> IncomingEvent | None:
-        envelope = decode_record(record.key, record.value, list(record.headers or ()))
+        envelope = decode_record(record.key, record.value, record.headers or ())
         model = self._accepts.get(envelope.type)
         if model is None:
             if envelope.type not in EVENT_MODELS:
@@ -272,7 +275,7 @@ class EventConsumer:
                 return
             batch = Batch(conn=conn, events=fresh, source=self._source)
             await self._handler(batch)
-            await self._outbox.add(conn, batch.emitted)
+            self._wrote_outbox |= bool(await self._outbox.add(conn, batch.emitted))
 
     async def _record_in_inbox(
         self, conn: AsyncConnection, events: list[IncomingEvent]
@@ -315,12 +318,12 @@ class EventConsumer:
             # Safe: the records will be redelivered and the inbox absorbs them.
             log.warning("offset commit skipped after rebalance", error=repr(exc))
 
-    def _count(self, records: list[Record]) -> None:
-        per_topic: dict[str, int] = {}
-        for record in records:
-            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
-        for topic, count in per_topic.items():
-            self._metrics.records_processed.labels(self._metrics.service, topic, "ok").inc(count)
+    def _count(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        for tp, records in batches.items():
+            processed = self._metrics.records_processed.labels(
+                self._metrics.service, tp.topic, "ok"
+            )
+            processed.inc(len(records))
 
     def _update_lag(self, batches: dict[TopicPartition, list[Record]]) -> None:
         for tp, records in batches.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -27,9 +25,7 @@ def is_transient(exc: BaseException) -> bool:
         }:
             return True
     transient = (
-        OSError,
-        ConnectionError,
-        asyncio.TimeoutError,
+        OSError,  # ConnectionError and TimeoutError (asyncio's too) are OSErrors
         KafkaConnectionError,
         KafkaTimeoutError,
     )

@@ -14,8 +14,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from baton_runtime.db import ping
-
 if TYPE_CHECKING:
     from baton_runtime.service import ServiceRuntime
 
@@ -67,4 +65,4 @@ def stale(last_progress: float, limit_s: float) -> bool:
     return time.monotonic() - last_progress > limit_s
 
 
-__all__ = ["check", "health_router", "ping", "stale"]
+__all__ = ["check", "health_router", "stale"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from baton_runtime.settings import ServiceSettings
+from baton_schemas import OutgoingRecord
 
 
 def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -33,3 +37,15 @@ def create_consumer(settings: ServiceSettings) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
     )
+
+
+async def publish(producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]) -> None:
+    """Send `records` in order (each is queued before the next, so one key's records keep
+    their order) and wait until the broker acknowledged every one."""
+    acks = [
+        await producer.send(
+            record.topic, value=record.value, key=record.key, headers=record.headers
+        )
+        for record in records
+    ]
+    await asyncio.gather(*acks)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.bulk import BulkInsert
 from baton_runtime.errors import is_transient
+from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.tables import RuntimeTables
@@ -61,9 +62,6 @@ class RecentRecords:
 
     def take(self, event_id: str) -> OutgoingRecord | None:
         return self._records.pop(event_id, None)
-
-    def __len__(self) -> int:
-        return len(self._records)
 
 
 class Outbox:
@@ -108,8 +106,8 @@ class OutboxRelay:
         shards: int,
         batch_size: int,
         poll_interval: float,
-        outbox_retention_s: int = 3600,
-        inbox_retention_s: int = 7 * 24 * 3600,
+        outbox_retention_s: int,
+        inbox_retention_s: int,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -186,7 +184,7 @@ class OutboxRelay:
             if not due:
                 return 0
             records = await self._records_for(conn, due)
-            await self._publish(records)
+            await publish(self._producer, records)
             await conn.execute(self._mark_published, {"ids": [row.id for row in due]})
         self._metrics.outbox_published.labels(self._metrics.service).inc(len(due))
         return len(due)
@@ -217,15 +215,6 @@ class OutboxRelay:
                     event_id=row.event_id,
                 )
         return [record for record in found.values() if record is not None]
-
-    async def _publish(self, records: Sequence[OutgoingRecord]) -> None:
-        futures = [
-            await self._producer.send(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-            for record in records
-        ]
-        await asyncio.gather(*futures)
 
     async def _prune(self) -> None:
         """Drop published outbox rows and inbox ids older than their retention (once a minute).

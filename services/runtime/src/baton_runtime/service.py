@@ -106,7 +106,7 @@ class ServiceRuntime:
             poll_timeout_ms=settings.poll_timeout_ms,
             max_retries=settings.max_retries,
             retry_backoff_ms=settings.retry_backoff_ms,
-            on_committed=self.relay.wake,
+            on_outbox_committed=self.relay.wake,
         )
 
     async def start(self, specs: Sequence[ConsumerSpec]) -> None:

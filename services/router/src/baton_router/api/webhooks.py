@@ -26,6 +26,7 @@ from baton_router.domain.sources import (
     build_sources,
     check_secrets,
 )
+from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
 from baton_runtime.service import ServiceRuntime
 from baton_schemas import OutgoingRecord, encode_event
@@ -125,7 +126,7 @@ def webhook_router(settings: RouterSettings | None = None) -> APIRouter:
             for index, captured in enumerate(leads)
         ]
         try:
-            await asyncio.wait_for(_publish(runtime, records), config.publish_timeout_s)
+            await asyncio.wait_for(publish(runtime.producer, records), config.publish_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             log.warning("broker unavailable, asking sender to retry", error=repr(exc))
             return JSONResponse(
@@ -157,15 +158,3 @@ def _combined(request: Request) -> dict[str, str]:
     for name, value in request.headers.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
-
-
-async def _publish(runtime: ServiceRuntime, records: list[OutgoingRecord]) -> None:
-    """Send every record and wait until the broker acknowledged all of them."""
-    await asyncio.gather(
-        *(
-            runtime.producer.send_and_wait(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-            for record in records
-        )
-    )

@@ -130,7 +130,7 @@ class EmbeddedPostgres:
         wait_for_port(self.port, timeout)
 
     def stop(self, mode: str = "fast") -> None:
-        if (self.data_dir / "postmaster.pid").exists():
+        if self.is_running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
     def is_running(self) -> bool:
