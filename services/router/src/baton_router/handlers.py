@@ -30,9 +30,9 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
             if isinstance(event, LeadCaptured):
                 decided = session.route_captured(incoming.id, event)
             elif isinstance(event, SlaBreached):
-                decided = session.on_breach(incoming.id, event)
+                decided = session.on_breach(event)
             elif isinstance(event, FeedbackTraceable):
-                decided = session.on_feedback(incoming.id, event)
+                decided = session.on_feedback(event)
             else:
                 decided = None
             if decided is None:

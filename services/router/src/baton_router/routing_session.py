@@ -27,7 +27,7 @@ from baton_router.domain.decision import assigned_event
 from baton_router.domain.policy.model import Policy
 from baton_router.domain.policy.tiers import Assessment, assess
 from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
-from baton_router.domain.routing.ownership import account_domain, within_duplicate_window
+from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
 from baton_schemas import (
     BatonEvent,
@@ -50,22 +50,23 @@ class RoutingSession:
         self._known: dict[str, KnownLead] = {}
         self._account_owner: dict[str, str] = {}
         self._loaded_reps: set[str] = set()
+        self._identities_of: dict[str, list[str]] = {}
         self._identities: list[tuple[str, str]] = []
         self._recorded: list[Recorded] = []
         self._pending: dict[str, tuple[LeadCaptured, str | None]] = {}
         # keyed by id(): the lead is kept in the value, so its id cannot be reused meanwhile
-        self._assessed: dict[int, tuple[LeadCaptured, Assessment]] = {}
+        self._assessed: dict[int, tuple[LeadCaptured, Assessment, str | None]] = {}
 
     async def prepare(self, events: list[BatonEvent]) -> None:
         """Read everything the batch's decisions need, locking what they will change."""
         captured = [event for event in events if isinstance(event, LeadCaptured)]
-        self._canonical = await canonical_keys(self._conn, captured)
+        self._identities_of = {lead.lead_key: identities_of(lead) for lead in captured}
+        self._canonical = await canonical_keys(self._conn, self._identities_of)
         keys = set(self._canonical.values()) | {
             event.lead_key for event in events if not isinstance(event, LeadCaptured)
         }
         self._known = await known_leads(self._conn, keys)
-        free_mail = self.policy.scoring.free_mail_domains
-        domains = [account_domain(self._assess(lead).facts, free_mail) for lead in captured]
+        domains = [self._assess(lead)[1] for lead in captured]
         domains += [known.company_domain for known in self._known.values()]
         self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
         self._roster = await load_roster(self._conn, self.now, lock=True)
@@ -76,17 +77,17 @@ class RoutingSession:
     def route_captured(self, captured_event_id: str, lead: LeadCaptured) -> LeadAssigned:
         lead_key = self._canonical.get(lead.lead_key, lead.lead_key)
         previous = self._known.get(lead_key)
-        sticky = None
-        if (
-            previous is not None
-            and previous.owner_id is not None
-            and within_duplicate_window(self.policy.routing, previous.assigned_at, self.now)
-        ):
-            sticky = previous.owner_id
-        self._identities += [(identity, lead_key) for identity in identities_of(lead)]
+        sticky = (
+            sticky_owner(self.policy.routing, previous.owner_id, previous.assigned_at, self.now)
+            if previous is not None
+            else None
+        )
+        self._identities += [
+            (identity, lead_key) for identity in self._identities_of[lead.lead_key]
+        ]
         return self._decide(lead, lead_key, captured_event_id, existing_owner_id=sticky)
 
-    def on_breach(self, event_id: str, breach: SlaBreached) -> LeadAssigned | None:
+    def on_breach(self, breach: SlaBreached) -> LeadAssigned | None:
         known = self._current(breach.lead_key, breach.assigned_event_id)
         if known is None or breach.escalation.action == "notify":
             return None
@@ -97,7 +98,7 @@ class RoutingSession:
         excluded = {*breach.breached_owner_ids}
         return self._reassign(known, excluded, f"reassigned after SLA breach (step {step})")
 
-    def on_feedback(self, event_id: str, feedback: FeedbackTraceable) -> LeadAssigned | None:
+    def on_feedback(self, feedback: FeedbackTraceable) -> LeadAssigned | None:
         disposition = feedback.disposition
         if disposition is None or disposition.status != "rejected":
             return None
@@ -146,24 +147,20 @@ class RoutingSession:
         return known
 
     def _reassign(self, known: KnownLead, excluded: set[str], why: str) -> LeadAssigned:
-        previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
-        if known.owner_id:
-            self._release(known.owner_id)
+        previous = self._hand_over(known)
         return self._decide(
             known.lead,
             known.lead_key,
             known.last_captured_event_id,
-            excluded=frozenset(excluded | set(previous)),
+            excluded=frozenset(excluded),  # route() excludes the previous owners itself
             attempt=known.attempt + 1,
             previous_owners=previous,
             why=why,
         )
 
     def _to_queue(self, known: KnownLead, queue: str, reason: str) -> LeadAssigned:
-        if known.owner_id:
-            self._release(known.owner_id)
-        assessment = self._assess(known.lead)
-        previous = [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
+        previous = self._hand_over(known)
+        assessment, _ = self._assess(known.lead)
         decision = RoutingDecision(
             lead_key=known.lead_key,
             owner=None,
@@ -174,14 +171,8 @@ class RoutingSession:
             attempt=known.attempt + 1,
             previous_owners=tuple(previous),
         )
-        self._pending[known.lead_key] = (known.lead, known.company_domain)
-        return assigned_event(
-            lead=known.lead,
-            lead_key=known.lead_key,
-            captured_event_id=known.last_captured_event_id,
-            assessment=assessment,
-            decision=decision,
-            now=self.now,
+        return self._finish(
+            known.lead, known.last_captured_event_id, assessment, decision, known.company_domain
         )
 
     def _decide(
@@ -196,8 +187,7 @@ class RoutingSession:
         previous_owners: list[str] | None = None,
         why: str | None = None,
     ) -> LeadAssigned:
-        assessment = self._assess(lead)
-        domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
+        assessment, domain = self._assess(lead)
         decision = route(
             lead_key=lead_key,
             facts=assessment.facts,
@@ -215,22 +205,42 @@ class RoutingSession:
         self._roster = apply_decision(self._roster, decision)
         if decision.owner is not None and decision.adds_load:
             self._loaded_reps.add(decision.owner.id)
-        self._pending[lead_key] = (lead, domain)
+        return self._finish(lead, captured_event_id, assessment, decision, domain)
+
+    def _finish(
+        self,
+        lead: LeadCaptured,
+        captured_event_id: str,
+        assessment: Assessment,
+        decision: RoutingDecision,
+        domain: str | None,
+    ) -> LeadAssigned:
+        """The decision as its event, remembered until `record` persists it."""
+        self._pending[decision.lead_key] = (lead, domain)
         return assigned_event(
             lead=lead,
-            lead_key=lead_key,
+            lead_key=decision.lead_key,
             captured_event_id=captured_event_id,
             assessment=assessment,
             decision=decision,
             now=self.now,
         )
 
-    def _assess(self, lead: LeadCaptured) -> Assessment:
-        """Score and tier a lead once per batch (prepare needs its domain, routing all of it)."""
+    def _assess(self, lead: LeadCaptured) -> tuple[Assessment, str | None]:
+        """Score and tier a lead, and find its account domain, once per batch (prepare
+        needs the domain, routing all of it)."""
         cached = self._assessed.get(id(lead))
         if cached is None:
-            cached = self._assessed[id(lead)] = (lead, assess(lead, self.policy, self.now))
-        return cached[1]
+            assessment = assess(lead, self.policy, self.now)
+            domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
+            cached = self._assessed[id(lead)] = (lead, assessment, domain)
+        return cached[1], cached[2]
+
+    def _hand_over(self, known: KnownLead) -> list[str]:
+        """The lead leaves its owner: the owner's load drops; the owners it had, in order."""
+        if known.owner_id:
+            self._release(known.owner_id)
+        return [*known.previous_owners, *([known.owner_id] if known.owner_id else [])]
 
     def _release(self, rep_id: str) -> None:
         """The previous owner no longer holds the lead: one open lead fewer."""

@@ -55,10 +55,12 @@ class BulkInsert:
         return list(result.scalars())
 
 
-def upsert_tail(key: str, columns: Sequence[str]) -> str:
-    """ON CONFLICT (key) DO UPDATE of every other column from the new row."""
-    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name != key)
-    return f'ON CONFLICT ("{key}") DO UPDATE SET {updates}'
+def upsert_tail(key: str | Sequence[str], columns: Sequence[str]) -> str:
+    """ON CONFLICT (key columns) DO UPDATE of every other of `columns` from the new row."""
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name not in keys)
+    conflict = ", ".join(f'"{name}"' for name in keys)
+    return f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 def _columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:

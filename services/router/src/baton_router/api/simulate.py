@@ -24,14 +24,14 @@ from baton_router.api.auth import admin_router
 from baton_router.api.policy import problems_answer
 from baton_router.api.validation import Closed, engine, find_unstorable, invalid
 from baton_router.db import admin as db
-from baton_router.db.leads import account_owners_for, canonical_keys
+from baton_router.db.leads import account_owners_for, canonical_keys, identities_of
 from baton_router.db.roster import load_roster
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.intake import NormalisationError, normalise_generic
 from baton_router.domain.policy.loader import MAX_DOCUMENT_CHARS, PolicyError, load_policy
 from baton_router.domain.policy.tiers import assess
 from baton_router.domain.routing.engine import route
-from baton_router.domain.routing.ownership import account_domain, within_duplicate_window
+from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.policy_cache import PolicyCache
 
 SIMULATED_EVENT_ID = "simulation"
@@ -101,20 +101,19 @@ def simulate_router() -> APIRouter:
                     raise HTTPException(409, str(exc)) from exc
                 assessment = assess(lead, policy, now)
                 domain = account_domain(assessment.facts, policy.scoring.free_mail_domains)
-                lead_key = (await canonical_keys(conn, [lead]))[lead.lead_key]
+                wanted = {lead.lead_key: identities_of(lead)}
+                lead_key = (await canonical_keys(conn, wanted))[lead.lead_key]
                 previous = await db.current_lead(conn, lead_key)
                 owners = await account_owners_for(conn, [domain] if domain else [])
                 roster = await load_roster(conn, now, lock=False)
             finally:
                 await transaction.rollback()
 
-        sticky = None
-        if (
-            previous is not None
-            and previous.owner_id is not None
-            and within_duplicate_window(policy.routing, previous.assigned_at, now)
-        ):
-            sticky = previous.owner_id
+        sticky = (
+            sticky_owner(policy.routing, previous.owner_id, previous.assigned_at, now)
+            if previous is not None
+            else None
+        )
         decision = route(
             lead_key=lead_key,
             facts=assessment.facts,

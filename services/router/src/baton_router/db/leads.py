@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,10 +42,12 @@ def identities_of(lead: LeadCaptured) -> list[str]:
     return found
 
 
-async def canonical_keys(conn: AsyncConnection, batch: Iterable[LeadCaptured]) -> dict[str, str]:
-    """Map each lead key to the key of the lead this person already is (itself if new)."""
-    wanted = {lead.lead_key: identities_of(lead) for lead in batch}
+async def canonical_keys(conn: AsyncConnection, wanted: Mapping[str, list[str]]) -> dict[str, str]:
+    """Map each lead key to the key of the lead this person already is (itself if new),
+    given each key's identities (`identities_of`)."""
     all_ids = sorted({identity for ids in wanted.values() for identity in ids})
+    if not all_ids:
+        return {}
     rows = (
         await conn.execute(select(lead_identities).where(lead_identities.c.identity.in_(all_ids)))
     ).all()
@@ -129,7 +131,6 @@ _CURRENT_COLUMNS = (
     "assigned_at",
     "last_assigned_event_id",
     "last_captured_event_id",
-    "snapshot",
     "captured",
 )
 _CURRENT = BulkInsert(leads, _CURRENT_COLUMNS, tail=upsert_tail("lead_key", _CURRENT_COLUMNS))
@@ -168,7 +169,6 @@ async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> No
             event.assigned_at,
             item.record.event_id,
             event.captured_event_id,
-            event.lead.model_dump_json(),
             item.lead.model_dump_json(exclude={"raw"}),
         )
     await _HISTORY.execute(conn, history)

@@ -25,6 +25,7 @@ from baton_router.domain.routing.roster import (
     format_clock,
     parse_clock,
 )
+from baton_runtime.bulk import BulkInsert, upsert_tail
 
 
 def rep_from_row(row: Any) -> Rep:
@@ -121,36 +122,26 @@ async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> Ro
     return RosterSnapshot.of(roster_reps.values(), roster_pools, loads)
 
 
+_MEMBER_COLUMNS = ("pool_name", "rep_id", "position", "weight", "pointer", "away")
+_MEMBERS = BulkInsert(
+    pool_members, _MEMBER_COLUMNS, tail=upsert_tail(("pool_name", "rep_id"), _MEMBER_COLUMNS)
+)
+_LOAD_COLUMNS = ("rep_id", "day", "assigned_today", "open_leads")
+_LOADS = BulkInsert(rep_loads, _LOAD_COLUMNS, tail=upsert_tail("rep_id", _LOAD_COLUMNS))
+
+
 async def save_pools(conn: AsyncConnection, changed: Iterable[Pool]) -> None:
+    """Each pool's cursor, then every member's state of all the pools in one statement."""
+    members = []
     for pool in changed:
         await conn.execute(
             update(pools).where(pools.c.name == pool.name).values(rr_cursor=pool.rr_cursor)
         )
-        rows = [
-            {
-                "pool_name": pool.name,
-                "rep_id": member.rep_id,
-                "position": position,
-                "weight": member.weight,
-                "pointer": member.pointer,
-                "away": member.away,
-            }
+        members += [
+            (pool.name, member.rep_id, position, member.weight, member.pointer, member.away)
             for position, member in enumerate(pool.members)
         ]
-        if rows:
-            statement = insert(pool_members)
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[pool_members.c.pool_name, pool_members.c.rep_id],
-                    set_={
-                        "position": statement.excluded.position,
-                        "weight": statement.excluded.weight,
-                        "pointer": statement.excluded.pointer,
-                        "away": statement.excluded.away,
-                    },
-                ),
-                rows,
-            )
+    await _MEMBERS.execute(conn, members)
 
 
 async def replace_pool(conn: AsyncConnection, pool: Pool) -> None:
@@ -183,30 +174,13 @@ async def replace_pool(conn: AsyncConnection, pool: Pool) -> None:
 async def save_loads(
     conn: AsyncConnection, roster: RosterSnapshot, rep_ids: Iterable[str], now: datetime
 ) -> None:
-    rows = [
-        {
-            "rep_id": rep_id,
-            "day": local_day(roster.reps[rep_id], now),
-            "assigned_today": roster.load(rep_id).assigned_today,
-            "open_leads": roster.load(rep_id).open_leads,
-        }
-        for rep_id in sorted(set(rep_ids))
-        if rep_id in roster.reps
-    ]
-    if not rows:
-        return
-    statement = insert(rep_loads)
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[rep_loads.c.rep_id],
-            set_={
-                "day": statement.excluded.day,
-                "assigned_today": statement.excluded.assigned_today,
-                "open_leads": statement.excluded.open_leads,
-            },
-        ),
-        rows,
-    )
+    rows = []
+    for rep_id in sorted(set(rep_ids)):
+        if rep_id in roster.reps:
+            load = roster.load(rep_id)
+            day = local_day(roster.reps[rep_id], now)
+            rows.append((rep_id, day, load.assigned_today, load.open_leads))
+    await _LOADS.execute(conn, rows)
 
 
 def changed_pools(before: Mapping[str, Pool], after: Mapping[str, Pool]) -> list[Pool]:

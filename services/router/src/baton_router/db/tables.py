@@ -100,7 +100,6 @@ leads = Table(
     Column("assigned_at", DateTime(timezone=True), nullable=False),
     Column("last_assigned_event_id", Text, nullable=False),
     Column("last_captured_event_id", Text, nullable=False),
-    Column("snapshot", JSONB, nullable=False),
     Column("captured", JSONB, nullable=False),
 )
 

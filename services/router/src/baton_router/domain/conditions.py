@@ -77,6 +77,11 @@ class Condition(BaseModel):
         return compile_condition(self)
 
     def describe(self) -> str:
+        return self.description
+
+    @cached_property
+    def description(self) -> str:
+        """Worked out once: decisions quote their rule's condition for every lead."""
         if self.all is not None:
             return " and ".join(f"({part.describe()})" for part in self.all)
         if self.any is not None:

@@ -24,15 +24,11 @@ class Facts(dict[str, Any]):
     `facts[path]` raises KeyError for a path that is not a scalar field, `get` gives None.
     """
 
-    def __init__(
-        self, lead: LeadCaptured | None = None, values: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(values or {})
+    def __init__(self, lead: LeadCaptured, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
         self._lead = lead
 
     def __missing__(self, path: str) -> Any:
-        if self._lead is None:
-            raise KeyError(path)
         value = _resolve(self._lead, path.split("."))
         self[path] = value
         return value

@@ -77,18 +77,17 @@ class Assessment:
     """lead facts + score facts + `tier`, ready for routing conditions"""
 
 
-def assess(
-    lead: LeadCaptured, policy: Policy, now: datetime, facts: Facts | None = None
-) -> Assessment:
+def assess(lead: LeadCaptured, policy: Policy, now: datetime) -> Assessment:
     """Score and classify a lead under `policy`."""
-    base = lead_facts(lead) if facts is None else facts
+    base = lead_facts(lead)
     score = score_lead(lead, base, policy.scoring, now)
-    extended = score_facts(base, score)
-    tier = classify(policy.tiers, extended)
+    facts = score_facts(base, score)
+    tier = classify(policy.tiers, facts)
+    facts["tier"] = tier.name  # these facts are this assessment's own
     return Assessment(
         policy_version=policy.version,
         score=score,
         tier=tier,
         lifecycle_stage=lifecycle_stage(score),
-        facts=extended.extended({"tier": tier.name}),
+        facts=facts,
     )

@@ -91,3 +91,12 @@ def within_duplicate_window(
     # An earlier assignment stamped slightly "in the future" (clock skew between
     # replicas) is as recent as it gets, so a negative age counts as inside the window.
     return now - previously_assigned_at <= timedelta(days=routing.duplicate_window_days)
+
+
+def sticky_owner(
+    routing: Routing, owner_id: str | None, assigned_at: datetime, now: datetime
+) -> str | None:
+    """The owner an earlier assignment of the same person keeps this lead with, if any."""
+    if owner_id is None or not within_duplicate_window(routing, assigned_at, now):
+        return None
+    return owner_id

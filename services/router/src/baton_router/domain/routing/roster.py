@@ -69,6 +69,8 @@ class Rep:
     country: str | None = None
     region: str | None = None
     team: str | None = None
+    # the Owner built once (a rep takes many leads per batch); not part of the rep's value
+    _owner: Owner | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -121,7 +123,14 @@ class Rep:
         )
 
     def to_owner(self) -> Owner:
-        """The `Owner` carried in `baton.lead.assigned.v1`."""
+        """The `Owner` carried in `baton.lead.assigned.v1` (frozen, so it can be shared)."""
+        owner = self._owner
+        if owner is None:
+            owner = self._build_owner()
+            object.__setattr__(self, "_owner", owner)
+        return owner
+
+    def _build_owner(self) -> Owner:
         return Owner(
             id=self.id,
             name=self.name,
@@ -193,8 +202,8 @@ class Pool:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"pool {self.name}: unknown strategy {self.strategy!r}")
         ids = [member.rep_id for member in self.members]
-        dupes = sorted({rep_id for rep_id in ids if ids.count(rep_id) > 1})
-        if dupes:
+        if len(set(ids)) != len(ids):  # pools are rebuilt per pick: keep the usual case cheap
+            dupes = sorted({rep_id for rep_id in ids if ids.count(rep_id) > 1})
             raise ValueError(f"pool {self.name}: members listed twice: {dupes}")
         if self.rr_cursor < 0:
             raise ValueError(f"pool {self.name}: rr_cursor must be >= 0")
