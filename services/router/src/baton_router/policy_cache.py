@@ -34,9 +34,6 @@ class PolicyCache:
             log.info("routing policy loaded", policy_version=self._policy.version)
         return self._policy
 
-    def peek(self) -> Policy | None:
-        return self._policy
-
 
 async def ensure_policy(engine: AsyncEngine, policy_file: str | None) -> None:
     """At startup: activate the configured policy file (or the shipped default when the

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert
-
+from baton_runtime.bulk import BulkInsert
 from baton_runtime.consumer import Batch
 from baton_schemas import LeadAssigned
 from baton_sla_monitor.db.tables import deadlines
+
+_OPEN = BulkInsert(
+    deadlines,
+    ("assigned_event_id", "lead_key", "owner_id", "tier", "opened_at", "status"),
+    tail="ON CONFLICT DO NOTHING",
+)
 
 
 async def open_deadlines(batch: Batch) -> None:
@@ -14,14 +19,8 @@ async def open_deadlines(batch: Batch) -> None:
     for incoming in batch.events:
         assigned = incoming.event
         assert isinstance(assigned, LeadAssigned)
+        owner_id = assigned.owner.id if assigned.owner else None
         rows.append(
-            {
-                "assigned_event_id": incoming.id,
-                "lead_key": assigned.lead_key,
-                "owner_id": assigned.owner.id if assigned.owner else None,
-                "tier": assigned.tier,
-                "opened_at": assigned.assigned_at,
-                "status": "open",
-            }
+            (incoming.id, assigned.lead_key, owner_id, assigned.tier, assigned.assigned_at, "open")
         )
-    await batch.conn.execute(insert(deadlines).on_conflict_do_nothing(), rows)
+    await _OPEN.execute(batch.conn, rows)

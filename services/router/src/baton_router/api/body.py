@@ -38,23 +38,23 @@ def require_utf8(body: bytes) -> str:
         raise HTTPException(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
 
 
-def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
+def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
     try:
-        payload = json.loads(body)
+        payload = json.loads(text)
     except RecursionError as exc:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError; over-long integers
+    except ValueError as exc:  # JSONDecodeError; over-long integers
         raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
     if _depth(payload) > max_depth:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
     return payload
 
 
-def parse_form(body: bytes) -> dict[str, str]:
+def parse_form(text: str) -> dict[str, str]:
     """An `application/x-www-form-urlencoded` body as a flat object (last value wins)."""
     try:
         pairs = parse_qsl(
-            require_utf8(body),
+            text,
             keep_blank_values=True,
             strict_parsing=False,
             max_num_fields=MAX_FORM_FIELDS,

@@ -25,6 +25,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.api.auth import SafeJSONResponse, admin_router, authenticate
+from baton_router.api.body import require_utf8
 from baton_router.api.validation import engine
 from baton_router.db.policies import activate, active_version
 from baton_router.db.tables import policy_versions, pools
@@ -67,10 +68,7 @@ def yaml_text(body: bytes, content_type: str | None) -> str:
         )
     if not isinstance(charset, str) or charset.lower() not in ("utf-8", "utf8", "us-ascii"):
         raise HTTPException(415, "the policy must be UTF-8")
-    try:
-        document = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
+    document = require_utf8(body)
     if "\x00" in document:
         raise HTTPException(400, "body contains a NUL character")
     return document
@@ -105,20 +103,16 @@ async def activate_document(
                 "previous_version": previous,
                 "warnings": await missing_pools(conn, policy),
             }
-        stored = (
-            await conn.execute(
-                select(policy_versions.c.document).where(
-                    policy_versions.c.version == policy.version
-                )
+        try:
+            await activate(
+                conn, version=policy.version, document=document, source=source, actor=actor
             )
-        ).scalar_one_or_none()
-        if stored is not None and stored != document:
+        except ValueError as exc:  # the version exists with other content
             raise HTTPException(
                 409,
                 f"policy version {policy.version!r} already exists with other content; "
                 "bump `version` for every change",
-            )
-        await activate(conn, version=policy.version, document=document, source=source, actor=actor)
+            ) from exc
         return {
             "version": policy.version,
             "activated": True,

@@ -21,7 +21,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -42,8 +42,9 @@ from baton_router.api.validation import ID_PATTERN, Closed, Text, engine, invali
 from baton_router.db import admin as db
 from baton_router.db.audit import audit
 from baton_router.db.roster import rep_to_row, replace_pool
+from baton_router.domain.policy.model import Strategy
 from baton_router.domain.routing.ownership import normalise_domain
-from baton_router.domain.routing.roster import Pool, Rep, Shift, parse_clock
+from baton_router.domain.routing.roster import Pool, Rep, Shift
 from baton_router.domain.routing.strategies import share_report
 
 MAX_CAP = 1_000_000
@@ -137,7 +138,7 @@ class MemberIn(Closed):
 
 
 class PoolIn(Closed):
-    strategy: Literal["round_robin", "weighted_round_robin", "least_open"]
+    strategy: Strategy
     respect_working_hours: StrictBool = False
     members: list[MemberIn] = Field(default_factory=list, max_length=MAX_MEMBERS)
 
@@ -154,21 +155,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def rep_answer(row: Any, load: Any | None = None, pools: list[str] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "id": row.id,
-        "name": row.name,
-        "email": row.email,
-        "time_zone": row.time_zone,
-        "working_hours": row.working_hours,
-        "out_of_office": row.out_of_office,
-        "active": row.active,
-        "daily_cap": row.daily_cap,
-        "open_cap": row.open_cap,
-        "country": row.country,
-        "region": row.region,
-        "team": row.team,
-        "updated_at": _iso(row.updated_at),
-    }
+    answer: dict[str, Any] = {"id": row.id, **_rep_detail(row), "updated_at": _iso(row.updated_at)}
     if pools is not None:
         answer["pools"] = pools
     if load is not None:
@@ -284,8 +271,7 @@ def roster_router() -> APIRouter:
                 email=body.email,
                 time_zone=body.time_zone,
                 working_hours=tuple(
-                    Shift(s.weekday, parse_clock(s.start), parse_clock(s.end))
-                    for s in body.working_hours
+                    Shift.parse(s.weekday, s.start, s.end) for s in body.working_hours
                 ),
                 out_of_office=tuple((r.start, r.end) for r in body.out_of_office),
                 active=body.active,
@@ -434,15 +420,8 @@ def roster_router() -> APIRouter:
     @router.get("/pools")
     async def list_pools(request: Request) -> dict[str, Any]:
         async with engine(request).connect() as conn:
-            rows = await db.pool_rows(conn)
-            pools = [await db.load_pool(conn, row.name, lock=False) for row in rows]
-        return {
-            "pools": [
-                pool_answer(pool, row.updated_at)
-                for pool, row in zip(pools, rows, strict=True)
-                if pool is not None
-            ]
-        }
+            pools = await db.load_pools(conn)
+        return {"pools": [pool_answer(pool, updated_at) for pool, updated_at in pools]}
 
     @router.get("/pools/{name}")
     async def get_pool(

@@ -57,8 +57,6 @@ Text = Annotated[
 ]
 """A short, single-line, non-empty label."""
 
-Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-
 
 def find_unstorable(
     value: Any, path: tuple[str | int, ...] = ()
@@ -92,14 +90,6 @@ def invalid(
             for loc, message in errors
         ]
     )
-
-
-def dotted(loc: Sequence[str | int]) -> str:
-    """('members', 1, 'rep_id') -> 'members[1].rep_id'."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def engine(request: Request) -> AsyncEngine:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from baton_router.api.body import event_id, parse_form, parse_json, read_limited, require_utf8
@@ -44,14 +44,6 @@ def webhook_sources(settings: RouterSettings) -> dict[str, Source]:
     return build_sources(settings.marketo_mapping_file)
 
 
-def _sources(app: FastAPI, settings: RouterSettings) -> dict[str, Source]:
-    sources: dict[str, Source] | None = getattr(app.state, "webhook_sources", None)
-    if sources is None:
-        sources = webhook_sources(settings)
-        app.state.webhook_sources = sources
-    return sources
-
-
 def request_url(request: Request, public_base_url: str | None) -> str:
     """The URL the sender called: the public base URL when one is configured (behind a
     proxy), else this request's own; the path as sent, still percent-encoded."""
@@ -70,17 +62,16 @@ def _reject(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
 
-def webhook_router(settings: RouterSettings | None = None) -> APIRouter:
-    """The intake routes. Given the settings, the sources are built (and the secrets and
-    Marketo mapping checked) now, so a bad configuration stops the service at start."""
+def webhook_router(settings: RouterSettings) -> APIRouter:
+    """The intake routes. The sources are built (and the secrets and Marketo mapping
+    checked) now, so a bad configuration stops the service at start."""
     router = APIRouter(tags=["intake"])
-    prebuilt = webhook_sources(settings) if settings is not None else None
+    sources = webhook_sources(settings)
 
     @router.post("/webhooks/{source}", status_code=202)
     async def receive(source: str, request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         config: RouterSettings = request.app.state.settings
-        sources = prebuilt if prebuilt is not None else _sources(request.app, config)
         handler = sources.get(source)
         if handler is None:
             raise HTTPException(404, f"unknown source {source!r}; known: {sorted(sources)}")
@@ -90,7 +81,7 @@ def webhook_router(settings: RouterSettings | None = None) -> APIRouter:
             return _reject(401, "no secret configured for source")
 
         body = await read_limited(request, config.max_body_bytes)
-        require_utf8(body)
+        text = require_utf8(body)
         now = datetime.now(UTC)
         signed = SignedRequest(
             method=request.method,
@@ -108,7 +99,7 @@ def webhook_router(settings: RouterSettings | None = None) -> APIRouter:
 
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         payload = (
-            parse_form(body) if handler.accepts_form and content_type == FORM else parse_json(body)
+            parse_form(text) if handler.accepts_form and content_type == FORM else parse_json(text)
         )
         try:
             leads = handler.normalise(payload, now)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from baton_router.db.roster import MEMBERS_IN_ORDER, pools_from
 from baton_router.db.tables import (
     account_owners,
     assignments,
@@ -23,7 +24,7 @@ from baton_router.db.tables import (
     rep_loads,
     reps,
 )
-from baton_router.domain.routing.roster import Pool, PoolMember
+from baton_router.domain.routing.roster import Pool
 
 # Reps ---------------------------------------------------------------------------------------
 
@@ -101,27 +102,15 @@ async def load_pool(conn: AsyncConnection, name: str, *, lock: bool) -> Pool | N
     row = (await conn.execute(query)).first()
     if row is None:
         return None
-    members = (
-        await conn.execute(
-            select(pool_members)
-            .where(pool_members.c.pool_name == name)
-            .order_by(pool_members.c.position)
-        )
-    ).all()
-    return Pool(
-        name=row.name,
-        strategy=row.strategy,
-        members=tuple(
-            PoolMember(rep_id=m.rep_id, weight=m.weight, pointer=m.pointer, away=m.away)
-            for m in members
-        ),
-        respect_working_hours=row.respect_working_hours,
-        rr_cursor=row.rr_cursor,
-    )
+    members = await conn.execute(MEMBERS_IN_ORDER.where(pool_members.c.pool_name == name))
+    return pools_from([row], members)[0]
 
 
-async def pool_rows(conn: AsyncConnection) -> Sequence[Any]:
-    return (await conn.execute(select(pools).order_by(pools.c.name))).all()
+async def load_pools(conn: AsyncConnection) -> list[tuple[Pool, datetime]]:
+    """Every pool, by name, with when it was last changed."""
+    rows = (await conn.execute(select(pools).order_by(pools.c.name))).all()
+    members = await conn.execute(MEMBERS_IN_ORDER)
+    return list(zip(pools_from(rows, members), (row.updated_at for row in rows), strict=True))
 
 
 async def pool_updated_at(conn: AsyncConnection, name: str) -> datetime | None:

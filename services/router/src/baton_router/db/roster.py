@@ -22,8 +22,6 @@ from baton_router.domain.routing.roster import (
     RepLoad,
     RosterSnapshot,
     Shift,
-    format_clock,
-    parse_clock,
 )
 from baton_runtime.bulk import BulkInsert, upsert_tail
 
@@ -35,8 +33,7 @@ def rep_from_row(row: Any) -> Rep:
         email=row.email,
         time_zone=row.time_zone,
         working_hours=tuple(
-            Shift(item["weekday"], parse_clock(item["start"]), parse_clock(item["end"]))
-            for item in row.working_hours
+            Shift.parse(item["weekday"], item["start"], item["end"]) for item in row.working_hours
         ),
         out_of_office=tuple(
             (datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"]))
@@ -57,14 +54,7 @@ def rep_to_row(rep: Rep) -> dict[str, Any]:
         "name": rep.name,
         "email": rep.email,
         "time_zone": rep.time_zone,
-        "working_hours": [
-            {
-                "weekday": shift.weekday,
-                "start": format_clock(shift.start),
-                "end": format_clock(shift.end, end=True),
-            }
-            for shift in rep.working_hours
-        ],
+        "working_hours": [shift.as_clock() for shift in rep.working_hours],
         "out_of_office": [
             {"start": start.isoformat(), "end": end.isoformat()} for start, end in rep.out_of_office
         ],
@@ -89,19 +79,10 @@ async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> Ro
         load_query = load_query.with_for_update()
     pool_rows = (await conn.execute(pool_query)).all()
     rep_rows = (await conn.execute(select(reps))).all()
-    member_rows = (
-        await conn.execute(
-            select(pool_members).order_by(pool_members.c.pool_name, pool_members.c.position)
-        )
-    ).all()
+    member_rows = (await conn.execute(MEMBERS_IN_ORDER)).all()
     load_rows = (await conn.execute(load_query)).all()
 
     roster_reps = {row.id: rep_from_row(row) for row in rep_rows}
-    members: dict[str, list[PoolMember]] = {}
-    for row in member_rows:
-        members.setdefault(row.pool_name, []).append(
-            PoolMember(rep_id=row.rep_id, weight=row.weight, pointer=row.pointer, away=row.away)
-        )
     loads = {}
     for row in load_rows:
         rep = roster_reps.get(row.rep_id)
@@ -109,7 +90,17 @@ async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> Ro
         loads[row.rep_id] = RepLoad(
             assigned_today=row.assigned_today if today else 0, open_leads=row.open_leads
         )
-    roster_pools = [
+    return RosterSnapshot.of(roster_reps.values(), pools_from(pool_rows, member_rows), loads)
+
+
+def pools_from(pool_rows: Iterable[Any], member_rows: Iterable[Any]) -> list[Pool]:
+    """Pools from their rows and their members' rows (in position order)."""
+    members: dict[str, list[PoolMember]] = {}
+    for row in member_rows:
+        members.setdefault(row.pool_name, []).append(
+            PoolMember(rep_id=row.rep_id, weight=row.weight, pointer=row.pointer, away=row.away)
+        )
+    return [
         Pool(
             name=row.name,
             strategy=row.strategy,
@@ -119,9 +110,9 @@ async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> Ro
         )
         for row in pool_rows
     ]
-    return RosterSnapshot.of(roster_reps.values(), roster_pools, loads)
 
 
+MEMBERS_IN_ORDER = select(pool_members).order_by(pool_members.c.pool_name, pool_members.c.position)
 _MEMBER_COLUMNS = ("pool_name", "rep_id", "position", "weight", "pointer", "away")
 _MEMBERS = BulkInsert(
     pool_members, _MEMBER_COLUMNS, tail=upsert_tail(("pool_name", "rep_id"), _MEMBER_COLUMNS)

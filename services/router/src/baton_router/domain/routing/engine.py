@@ -239,18 +239,18 @@ def _route_to_pool(
         if member.rep_id in unavailable or member.rep_id in excluded
     ]
     out.skipped.extend(pool_skips)
+    listed = "; ".join(f"{skip.rep_id}: {skip.reason}" for skip in pool_skips)
 
     result = pick(pool, unavailable, excluded, roster.loads)
     strategy = STRATEGY_LABELS[pool.strategy]
     if result.member is None:
-        details = "; ".join(f"{skip.rep_id}: {skip.reason}" for skip in pool_skips)
         return out.decide(
             queue=fallback_queue,
             pool=pool.name,
             matched_rule=rule.name,
             reason=(
                 f"{matched}, but all {len(pool.members)} members of pool '{pool.name}' "
-                f"were skipped ({details}); sent to the fallback queue '{fallback_queue}'"
+                f"were skipped ({listed}); sent to the fallback queue '{fallback_queue}'"
             ),
             updated_pools={pool.name: result.pool},
             fallback=True,
@@ -258,7 +258,6 @@ def _route_to_pool(
     owner = roster.reps[result.member.rep_id]
     reason = f"{matched}; pool '{pool.name}' ({strategy}) chose {owner.label()}"
     if pool_skips:
-        listed = "; ".join(f"{skip.rep_id}: {skip.reason}" for skip in pool_skips)
         reason += f", skipping {len(pool_skips)} ({listed})"
     return out.decide(
         owner=owner,

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
-from typing import NamedTuple, get_args
+from typing import Any, NamedTuple, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baton_router.domain.policy.model import Strategy
@@ -34,6 +34,20 @@ class Shift(NamedTuple):
     @property
     def overnight(self) -> bool:
         return self.end <= self.start
+
+    @classmethod
+    def parse(cls, weekday: int, start: str, end: str) -> Shift:
+        """From 'HH:MM' clock strings (the end may be '24:00')."""
+        return cls(weekday, parse_clock(start), parse_clock(end))
+
+    def as_clock(self) -> dict[str, Any]:
+        """{weekday, start, end} with 'HH:MM' times (a shift ending at midnight ends at
+        '24:00'): how shifts are stored and published."""
+        return {
+            "weekday": self.weekday,
+            "start": format_clock(self.start),
+            "end": format_clock(self.end, end=True),
+        }
 
 
 def parse_clock(value: str) -> time:
@@ -110,8 +124,7 @@ class Rep:
             email=owner.email,
             time_zone=owner.time_zone,
             working_hours=tuple(
-                Shift(hours.weekday, parse_clock(hours.start), parse_clock(hours.end))
-                for hours in owner.working_hours
+                Shift.parse(hours.weekday, hours.start, hours.end) for hours in owner.working_hours
             ),
             out_of_office=tuple((item.start, item.end) for item in owner.out_of_office),
             active=active,
@@ -139,14 +152,7 @@ class Rep:
             country=self.country,
             region=self.region,
             team=self.team,
-            working_hours=[
-                WorkingHours(
-                    weekday=shift.weekday,
-                    start=format_clock(shift.start),
-                    end=format_clock(shift.end, end=True),
-                )
-                for shift in self.working_hours
-            ],
+            working_hours=[WorkingHours(**shift.as_clock()) for shift in self.working_hours],
             out_of_office=[TimeRange(start=start, end=end) for start, end in self.out_of_office],
         )
 
@@ -162,8 +168,9 @@ class RepLoad:
     assigned_today: int = 0
     open_leads: int = 0
 
-    def plus_one(self, *, open_lead: bool = True) -> RepLoad:
-        return RepLoad(self.assigned_today + 1, self.open_leads + (1 if open_lead else 0))
+    def plus_one(self) -> RepLoad:
+        """After one more lead: one more today, one more open."""
+        return RepLoad(self.assigned_today + 1, self.open_leads + 1)
 
 
 @dataclass(frozen=True, slots=True)

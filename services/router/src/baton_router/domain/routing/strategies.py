@@ -12,7 +12,7 @@ stalls while anyone in it can take the lead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, replace
 
 from baton_router.domain.routing.roster import Pool, PoolMember, RepLoad
@@ -144,11 +144,9 @@ def pick(
     """Dispatch on `pool.strategy`."""
     if pool.strategy == "least_open":
         return pick_least_open(pool, unavailable, excluded, loads)
-    strategies: dict[str, Callable[[Pool, Container[str], Container[str]], Pick]] = {
-        "round_robin": pick_round_robin,
-        "weighted_round_robin": pick_weighted_round_robin,
-    }
-    return strategies[pool.strategy](pool, unavailable, excluded)
+    if pool.strategy == "round_robin":
+        return pick_round_robin(pool, unavailable, excluded)
+    return pick_weighted_round_robin(pool, unavailable, excluded)
 
 
 STRATEGY_LABELS: Mapping[str, str] = {

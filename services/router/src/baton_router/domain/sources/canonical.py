@@ -50,6 +50,25 @@ def fail(field_name: str, error: str, message: str | None = None) -> Normalisati
     )
 
 
+def validate_lead(
+    data: dict[str, Any], message: str, field_of: Callable[[tuple[int | str, ...]], str]
+) -> LeadCaptured:
+    """The canonical lead from `data`; a NormalisationError naming each bad field as the
+    sender knows it (`field_of` maps a model location to the payload's field)."""
+    try:
+        return LeadCaptured.model_validate(data)
+    except ValidationError as exc:
+        fields = [
+            {"field": field_of(error["loc"]), "error": error["msg"]}
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise NormalisationError(message, fields) from exc
+
+
+def dotted_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
 def fingerprint(value: Any) -> str:
     """A stable hash of a JSON value (key order and whitespace do not matter)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -384,19 +403,14 @@ class LeadDraft:
             )
         data["lead_key"] = key
         data["activities"] = sorted(self.activities.values(), key=lambda a: a["occurred_at"])
-        try:
-            return LeadCaptured.model_validate(
-                {**data, "source": self.source, "received_at": self.received_at, "raw": self.raw}
-            )
-        except ValidationError as exc:
-            fields = [
-                {"field": self._origin_of(error["loc"]), "error": error["msg"]}
-                for error in exc.errors(include_url=False, include_input=False)
-            ]
-            raise NormalisationError("payload does not fit the canonical lead", fields) from exc
+        return validate_lead(
+            {**data, "source": self.source, "received_at": self.received_at, "raw": self.raw},
+            "payload does not fit the canonical lead",
+            self._origin_of,
+        )
 
     def _origin_of(self, loc: tuple[int | str, ...]) -> str:
-        path = ".".join(str(part) for part in loc)
+        path = dotted_loc(loc)
         for length in (2, 1):
             candidate = ".".join(str(part) for part in loc[:length])
             if candidate in self.origins:

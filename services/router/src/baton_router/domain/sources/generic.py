@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from baton_router.domain.sources.canonical import (
     Captured,
-    NormalisationError,
+    dotted_loc,
+    fail,
     lead_key_for,
+    validate_lead,
 )
 from baton_router.domain.sources.signatures import SignedRequest, verify_standard_webhooks
 from baton_schemas import LeadCaptured
@@ -37,9 +37,7 @@ def normalise(payload: Any, received_at: datetime) -> list[Captured]:
 def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> LeadCaptured:
     """Baton's canonical lead JSON: the captured event's fields minus the server-set ones."""
     if not isinstance(payload, dict):
-        raise NormalisationError(
-            "body must be a JSON object", [{"field": "$", "error": "not an object"}]
-        )
+        raise fail("$", "not an object", "body must be a JSON object")
     data = {key: value for key, value in payload.items() if key not in SERVER_FIELDS}
     person = data.get("person")
     email = person.get("email") if isinstance(person, dict) else None
@@ -50,28 +48,20 @@ def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> Le
         key = lead_key_for(email, source, record_id if isinstance(record_id, str) else None)
         if key is None and isinstance(person, dict) and person.get("email") is not None:
             email_type = type(person["email"]).__name__
-            raise NormalisationError(
+            raise fail(
+                "person.email",
+                f"expected a string, got {email_type}",
                 "person.email must be a string",
-                [{"field": "person.email", "error": f"expected a string, got {email_type}"}],
             )
         if key is None and record_id is not None and not isinstance(record_id, str):
-            raise NormalisationError(
-                "source_record_id must be a string",
-                [{"field": "source_record_id", "error": "expected a string"}],
-            )
+            raise fail("source_record_id", "expected a string", "source_record_id must be a string")
         if key is None:
-            raise NormalisationError(
-                "a lead needs person.email, source_record_id or lead_key",
-                [{"field": "person.email", "error": "missing"}],
+            raise fail(
+                "person.email", "missing", "a lead needs person.email, source_record_id or lead_key"
             )
         data["lead_key"] = key
-    try:
-        return LeadCaptured.model_validate(
-            {**data, "source": source, "received_at": received_at, "raw": payload}
-        )
-    except ValidationError as exc:
-        fields = [
-            {"field": ".".join(str(part) for part in error["loc"]), "error": error["msg"]}
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
-        raise NormalisationError("payload does not match the canonical lead", fields) from exc
+    return validate_lead(
+        {**data, "source": source, "received_at": received_at, "raw": payload},
+        "payload does not match the canonical lead",
+        dotted_loc,
+    )

@@ -23,7 +23,6 @@ from typing import Any
 from baton_router.domain.sources.canonical import (
     Captured,
     LeadDraft,
-    NormalisationError,
     fail,
     fingerprint,
     to_text,
@@ -248,10 +247,7 @@ def _form_submissions(draft: LeadDraft, submissions: Any) -> None:
     if submissions is None:
         return
     if not isinstance(submissions, list):
-        raise NormalisationError(
-            "form-submissions must be an array",
-            [{"field": "form-submissions", "error": "expected an array"}],
-        )
+        raise fail("form-submissions", "expected an array", "form-submissions must be an array")
     for index, submission in enumerate(submissions):
         if not isinstance(submission, dict):
             continue

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,6 +63,18 @@ def equal(expected: bytes, given: bytes) -> bool:
     return hmac.compare_digest(expected, given)
 
 
+def require_match(expected: Iterable[bytes], given: Sequence[bytes], header: str) -> None:
+    """Pass when any expected value (one per secret: rotation) equals any given one.
+    Every pair is compared in constant time and none short-circuits, so the time taken
+    says nothing about which secret or how much of a signature matched."""
+    matched = False
+    for value in expected:
+        for candidate in given:
+            matched |= equal(value, candidate)
+    if not matched:
+        raise SignatureError(f"{header} does not match")
+
+
 def check_window(sent_at_ms: int, request: SignedRequest, header: str) -> None:
     """Reject a timestamp outside now ± tolerance (a replay, or a forged future time)."""
     now_ms = int(request.now.timestamp() * 1000)
@@ -102,15 +114,11 @@ def verify_hubspot_v3(request: SignedRequest, secrets: Sequence[str]) -> None:
     if not _MILLIS.match(timestamp):
         raise SignatureError(f"{HUBSPOT_TIMESTAMP} is not a time in milliseconds")
     check_window(int(timestamp), request, HUBSPOT_TIMESTAMP)
-    given = signature.encode()
-    matched = False
-    for secret in _usable(secrets):
-        expected = hubspot_v3_signature(
-            secret, request.method, request.url, request.body, timestamp
-        )
-        matched |= equal(expected.encode(), given)
-    if not matched:
-        raise SignatureError(f"{HUBSPOT_SIGNATURE} does not match")
+    expected = (
+        hubspot_v3_signature(secret, request.method, request.url, request.body, timestamp).encode()
+        for secret in _usable(secrets)
+    )
+    require_match(expected, [signature.encode()], HUBSPOT_SIGNATURE)
 
 
 # Mautic -------------------------------------------------------------------------------------
@@ -124,11 +132,8 @@ def mautic_signature(secret: str, body: bytes) -> str:
 
 def verify_mautic(request: SignedRequest, secrets: Sequence[str]) -> None:
     given = request.require(MAUTIC_SIGNATURE).encode()
-    matched = False
-    for secret in _usable(secrets):
-        matched |= equal(mautic_signature(secret, request.body).encode(), given)
-    if not matched:
-        raise SignatureError(f"{MAUTIC_SIGNATURE} does not match")
+    expected = (mautic_signature(secret, request.body).encode() for secret in _usable(secrets))
+    require_match(expected, [given], MAUTIC_SIGNATURE)
 
 
 # A shared token in a header (Marketo) ----------------------------------------------------
@@ -136,11 +141,7 @@ def verify_mautic(request: SignedRequest, secrets: Sequence[str]) -> None:
 
 def verify_shared_token(request: SignedRequest, secrets: Sequence[str], header: str) -> None:
     given = request.require(header).encode()
-    matched = False
-    for secret in _usable(secrets):
-        matched |= equal(secret.encode(), given)
-    if not matched:
-        raise SignatureError(f"{header} does not match")
+    require_match((secret.encode() for secret in _usable(secrets)), [given], header)
 
 
 # Standard Webhooks (generic) ----------------------------------------------------------------
@@ -193,15 +194,17 @@ def verify_standard_webhooks(request: SignedRequest, secrets: Sequence[str]) -> 
         raise SignatureError(f"{WEBHOOK_SIGNATURE} holds no v1 signature")
 
     sent_at = datetime.fromtimestamp(int(timestamp), UTC)
-    matched = False
+    expected = (
+        base64.b64decode(signer.sign(message_id, sent_at, text).partition(",")[2])
+        for signer in _standard_signers(secrets)
+    )
+    require_match(expected, candidates, WEBHOOK_SIGNATURE)
+    return message_id
+
+
+def _standard_signers(secrets: Sequence[str]) -> Iterator[Webhook]:
     for secret in _usable(secrets):
         try:
-            signer = standard_webhook(secret)
+            yield standard_webhook(secret)
         except ValueError:
             continue
-        expected = base64.b64decode(signer.sign(message_id, sent_at, text).partition(",")[2])
-        for candidate in candidates:
-            matched |= equal(expected, candidate)
-    if not matched:
-        raise SignatureError(f"{WEBHOOK_SIGNATURE} does not match")
-    return message_id
