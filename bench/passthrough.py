@@ -18,10 +18,11 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
-from bench.stack import Stack, TopicReader, ensure_topics, token, wait_for_topics
+from bench.stack import Stack, token
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ async def run_passthrough(
     the last record it produced (the records' create timestamps)."""
     run = token("pass")
     source, target = f"{run}.leads.captured", f"{run}.leads.copied"
-    await ensure_topics(stack.bootstrap, [source, target])
+    await create_topics(stack.bootstrap, [source, target])
     await wait_for_topics(stack.bootstrap, [source, target])
     log_file = stack.workdir / f"{run}.log"
     args = ["-m", "bench.passthrough", "--bootstrap", stack.bootstrap, "--source", source]
@@ -114,8 +115,7 @@ async def run_passthrough(
         code = await asyncio.to_thread(process.wait, 600)
     finally:
         proc.stop(process)
-    async with TopicReader(stack.bootstrap, target) as reader:
-        moved = await reader.read_all(len(records))
+    moved = await read_topic(stack.bootstrap, target, len(records), 30)
     if code != 0 or len(moved) != len(records):
         raise RuntimeError(
             f"passthrough moved {len(moved)} of {len(records)}: {proc.tail(log_file)}"

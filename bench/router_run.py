@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from baton_runtime.devstack.topics import read_topic
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, TopicReader, token
+from bench.stack import Stack, token
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,7 @@ async def run_router(
         await produce_records(stack.bootstrap, settings.topics.leads_captured, records)
         started = proc.resume(process)
         await wait_assigned(settings, count, timeout)
-    async with TopicReader(stack.bootstrap, settings.topics.leads_assigned) as reader:
-        assigned = await reader.read_all(count)
+    assigned = await read_topic(stack.bootstrap, settings.topics.leads_assigned, count, 30)
     captured_ids = {json.loads(record.value)["captured_event_id"] for record in assigned}
     if len(assigned) != count or len(captured_ids) != count:
         raise RuntimeError(

@@ -11,19 +11,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import text
 
 from baton_router.config import RouterSettings
-from baton_router.db.roster import rep_to_row, replace_pool
-from baton_router.db.tables import reps as reps_table
+from baton_router.db.admin import put_roster
 from baton_router.domain.routing.roster import Pool, PoolMember, Rep
 from baton_router.main import MIGRATIONS
+from baton_runtime.db import create_engine
 from baton_runtime.devstack.ports import free_port
+from baton_runtime.devstack.topics import create_topics, wait_for_topics
 from baton_runtime.migrations import upgrade
-from baton_runtime.testing import as_env
 from bench import proc
-from bench.stack import Stack, ensure_topics, schema_connection, wait_for_topics
+from bench.stack import Stack
 
 GENERIC_SECRET = "whsec_" + base64.b64encode(b"baton-bench-generic-secret-01234").decode()
 
@@ -91,16 +90,13 @@ def router_settings(stack: Stack, run: str, **overrides: Any) -> RouterSettings:
 async def prepare_router(settings: RouterSettings) -> None:
     """Topics, migrations and the roster, before the router starts."""
     topics = settings.topics.all_for()
-    await ensure_topics(settings.kafka_bootstrap, topics)
+    await create_topics(settings.kafka_bootstrap, topics)
     await wait_for_topics(settings.kafka_bootstrap, topics)
     await asyncio.to_thread(upgrade, settings, MIGRATIONS)
-    engine = create_async_engine(settings.database_url)
+    engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
-            for rep in REPS:
-                await conn.execute(insert(reps_table).values(rep_to_row(rep)))
-            await replace_pool(conn, INBOUND)
+            await put_roster(conn, REPS, [INBOUND])
     finally:
         await engine.dispose()
 
@@ -117,7 +113,7 @@ async def router_process(
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
     """`python -m <module> serve` with `settings` in its environment, once ready."""
-    environment = {**as_env(settings), **(env or {})}
+    environment = {**settings.as_env(), **(env or {})}
     with proc.running(["-m", module, "serve"], log_file, environment) as process:
         await proc.wait_ready(process, base_url(settings), log_file)
         yield process
@@ -132,9 +128,11 @@ PROGRESS = text(
 async def wait_assigned(settings: RouterSettings, count: int, timeout: float) -> None:
     """Until `count` assignments are committed and as many outbox rows published."""
     deadline = asyncio.get_running_loop().time() + timeout
-    async with schema_connection(settings.database_url, settings.schema_name) as conn:
+    engine = create_engine(settings)
+    try:
         while True:
-            committed, published = (await conn.execute(PROGRESS)).one()
+            async with engine.connect() as conn:
+                committed, published = (await conn.execute(PROGRESS)).one()
             if committed >= count and published >= count:
                 return
             if asyncio.get_running_loop().time() > deadline:
@@ -142,3 +140,5 @@ async def wait_assigned(settings: RouterSettings, count: int, timeout: float) ->
                     f"router: {committed} assigned, {published} published of {count}"
                 )
             await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()

@@ -6,6 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
 from bench.intake import IntakeResult, measure_intake
 from bench.latency import LatencyResult, measure_latency
@@ -96,14 +97,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
         )
         say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
         async with router_process(worker, stack.workdir / "worker.log"):
-            await wait_assigned(worker, params.intake_requests + params.intake_warmup, 600)
-            results.latency = await measure_latency(
-                stack,
-                api,
-                rate=results.intake.webhook.per_second / 2,
-                seconds=params.latency_seconds,
-                concurrency=params.concurrency,
-            )
+            results.latency = await _latency_after(stack, api, results.intake, params)
     say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
@@ -114,15 +108,24 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
             stack, single, params.intake_requests, params.concurrency, params.intake_warmup
         )
         say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
-        await wait_assigned(single, params.intake_requests + params.intake_warmup, 600)
-        results.latency_all_in_one = await measure_latency(
-            stack,
-            single,
-            rate=results.intake_all_in_one.webhook.per_second / 2,
-            seconds=params.latency_seconds,
-            concurrency=params.concurrency,
+        results.latency_all_in_one = await _latency_after(
+            stack, single, results.intake_all_in_one, params
         )
         say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
     results.seconds = time.monotonic() - started
     return results
+
+
+async def _latency_after(
+    stack: Stack, settings: RouterSettings, intake: IntakeResult, params: BenchParams
+) -> LatencyResult:
+    """(d) once the intake phase's leads are all routed: at half the measured intake rate."""
+    await wait_assigned(settings, params.intake_requests + params.intake_warmup, 600)
+    return await measure_latency(
+        stack,
+        settings,
+        rate=intake.webhook.per_second / 2,
+        seconds=params.latency_seconds,
+        concurrency=params.concurrency,
+    )

@@ -3,14 +3,11 @@ leads.assigned -> sla-monitor and feedback, read back by a separate plain consum
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 
 from router_support import TEST_POLICY
 from signing import SECRETS, StandardWebhooksAuth
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.main import MIGRATIONS as FEEDBACK_MIGRATIONS
@@ -18,7 +15,15 @@ from baton_feedback.main import create_app as create_feedback
 from baton_router.config import RouterSettings
 from baton_router.main import MIGRATIONS as ROUTER_MIGRATIONS
 from baton_router.main import create_app as create_router
-from baton_runtime.testing import create_topics_for, migrate, read_topic, running, wait_ready
+from baton_runtime.testing import (
+    create_topics_for,
+    eventually,
+    migrate,
+    read_topic,
+    running,
+    scalar,
+    wait_ready,
+)
 from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.main import MIGRATIONS as SLA_MIGRATIONS
 from baton_sla_monitor.main import create_app as create_sla_monitor
@@ -30,25 +35,9 @@ LEAD = {
 }
 
 
-async def scalar(settings, sql: str):  # type: ignore[no-untyped-def]
-    engine = create_async_engine(settings.database_url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
-            return (await conn.execute(text(sql))).scalar()
-    finally:
-        await engine.dispose()
-
-
-async def eventually(settings, sql: str, expected, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    value = None
-    while asyncio.get_running_loop().time() < deadline:
-        value = await scalar(settings, sql)
-        if value == expected:
-            return value
-        await asyncio.sleep(0.1)
-    return value
+async def value_of(settings, sql: str, expected):  # type: ignore[no-untyped-def]
+    """`sql`'s value once it is `expected` (or the last value after 20 s)."""
+    return await eventually(lambda: scalar(settings, sql), lambda value: value == expected)
 
 
 async def set_up_routing(client) -> None:  # type: ignore[no-untyped-def]
@@ -112,9 +101,9 @@ async def test_posted_lead_is_assigned_and_reaches_every_service(make_settings) 
         assert data["lead"]["attribution"]["campaign_id"] == "spring-webinar"
 
         sql = f"SELECT count(*) FROM deadlines WHERE lead_key = '{lead_key}'"
-        assert await eventually(sla, sql, 1) == 1
+        assert await value_of(sla, sql, 1) == 1
         sql = f"SELECT campaign_id FROM lead_attribution WHERE lead_key = '{lead_key}'"
-        assert await eventually(feedback, sql, "spring-webinar") == "spring-webinar"
+        assert await value_of(feedback, sql, "spring-webinar") == "spring-webinar"
 
         # The same person again (e-mail case differs) is the same lead key.
         again = await router_client.post(

@@ -7,15 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton_router.config import RouterSettings
-from baton_router.db.roster import rep_to_row, replace_pool
-from baton_router.db.tables import account_owners
-from baton_router.db.tables import reps as reps_table
+from baton_router.db.admin import put_roster
 from baton_router.domain.routing.roster import Pool, Rep
 from baton_router.main import MIGRATIONS, create_app
+from baton_runtime.db import create_engine
 from baton_runtime.testing import MakeSettings, prepare_service, serving
 
 LEAD: dict[str, Any] = {
@@ -80,15 +77,9 @@ async def seed_roster(
     accounts: dict[str, str] | None = None,
 ) -> None:
     """Put reps, pools and account owners straight into the router's tables."""
-    engine = create_async_engine(settings.database_url)
+    engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
-            for rep in reps:
-                await conn.execute(insert(reps_table).values(rep_to_row(rep)))
-            for pool in pools:
-                await replace_pool(conn, pool)
-            for domain, rep_id in (accounts or {}).items():
-                await conn.execute(insert(account_owners).values(domain=domain, rep_id=rep_id))
+            await put_roster(conn, reps, pools, accounts)
     finally:
         await engine.dispose()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -18,8 +16,8 @@ from baton_router.config import RouterSettings
 from baton_router.domain.routing.roster import Pool, PoolMember, Rep
 from baton_router.main import MIGRATIONS
 from baton_runtime.devstack.ports import free_port
+from baton_runtime.devstack.services import SERVICES, ServiceProcess
 from baton_runtime.testing import (
-    as_env,
     create_topics_for,
     eventually,
     metric,
@@ -33,19 +31,7 @@ from baton_schemas import LeadCaptured, encode_event
 REPS = [Rep(id=f"rep-{n}", name=f"Rep {n}") for n in range(3)]
 POOL = Pool(name="inbound", strategy="round_robin", members=tuple(PoolMember(r.id) for r in REPS))
 LEADS = 300
-
-
-async def wait_live(port: int, timeout: float = 40.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient() as client:
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"router on :{port} not ready")
+ROUTER = next(service for service in SERVICES if service.name == "router")
 
 
 async def test_two_router_processes_share_the_work_fairly_and_exactly_once(
@@ -57,24 +43,19 @@ async def test_two_router_processes_share_the_work_fairly_and_exactly_once(
     await create_topics_for(settings)
     await migrate(settings, MIGRATIONS)
     await seed_roster(settings, REPS, [POOL])
-    processes = []
+    processes = [
+        ServiceProcess(
+            ROUTER,
+            {**os.environ, **settings.as_env(), "ROUTER_HTTP_PORT": str(free_port())},
+            log_file=tmp_path / f"router-{n}.log",
+        )
+        for n in range(2)
+    ]
     try:
-        for _ in range(2):
-            port = free_port()
-            env = {**os.environ, **as_env(settings), "ROUTER_HTTP_PORT": str(port)}
-            processes.append(
-                (
-                    subprocess.Popen(  # noqa: ASYNC220 - a real second process is the point
-                        [sys.executable, "-m", "baton_router", "serve"],
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    ),
-                    port,
-                )
-            )
-        for _, port in processes:
-            await wait_live(port)
+        for process in processes:
+            process.start()  # a real second process is the point
+        for process in processes:
+            await asyncio.to_thread(process.wait_ready, 40)
         now = datetime.now(UTC)
         leads = [
             LeadCaptured(lead_key=f"two-{n}", source="generic", received_at=now)
@@ -98,8 +79,8 @@ async def test_two_router_processes_share_the_work_fairly_and_exactly_once(
         )
         per_process = []
         async with httpx.AsyncClient() as client:
-            for _, port in processes:
-                text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            for process in processes:
+                text = (await client.get(f"{process.url}/metrics")).text
                 per_process.append(
                     metric(
                         text, "baton_records_processed_total", topic=settings.topics.leads_captured
@@ -110,10 +91,8 @@ async def test_two_router_processes_share_the_work_fairly_and_exactly_once(
             settings.kafka_bootstrap, settings.topics.leads_assigned, LEADS
         )
     finally:
-        for process, _ in processes:
-            process.terminate()
-        for process, _ in processes:
-            process.wait(20)
+        for process in processes:
+            process.stop(20)
 
     assert len(rows) == LEADS, "every lead assigned exactly once"
     assert {row[0] for row in rows} == {record.event_id for record in records}

@@ -51,6 +51,14 @@ async def create_schema(settings: EchoSettings) -> None:
     await engine.dispose()
 
 
+async def prepare(settings: EchoSettings) -> None:
+    """The echo service's topics and tables, before it starts."""
+    from baton_runtime.testing import create_topics_for
+
+    await create_topics_for(settings)
+    await create_schema(settings)
+
+
 def echo_handler(settings: EchoSettings):  # type: ignore[no-untyped-def]
     async def handle(batch: Batch) -> None:
         if settings.handler_delay_s:

@@ -13,18 +13,18 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from echo_service import EchoSettings, create_schema
+from echo_service import EchoSettings, prepare
 from helpers import produce_leads
 
 from baton_runtime.devstack.ports import free_port
-from baton_runtime.testing import as_env, create_topics_for, query, read_topic
+from baton_runtime.testing import count_rows, eventually, query, read_topic
 
 SERVICE = Path(__file__).parent / "echo_service.py"
 
 
 class EchoProcess:
     def __init__(self, settings: EchoSettings) -> None:
-        self.env = {**os.environ, **as_env(settings)}
+        self.env = {**os.environ, **settings.as_env()}
         self.port = settings.http_port
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -59,15 +59,6 @@ class EchoProcess:
             self.process.wait(20)
 
 
-async def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await predicate():
-            return True
-        await asyncio.sleep(0.2)
-    return False
-
-
 async def test_sigkill_mid_batch_loses_nothing_and_duplicates_no_effect(make_settings) -> None:
     settings = make_settings(
         EchoSettings,
@@ -77,8 +68,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_no_effect(make_set
         session_timeout_ms=3000,  # a killed member leaves the group sooner
         heartbeat_interval_ms=300,
     )
-    await create_topics_for(settings)
-    await create_schema(settings)
+    await prepare(settings)
     total = 1500
     ids = await produce_leads(settings, [f"crash-{n}" for n in range(total)])
     service = EchoProcess(settings)
@@ -89,12 +79,12 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_no_effect(make_set
             service.start()
             await service.wait_started()
             # Wait until the consumer is busy, then kill it inside a batch.
-            await wait_until(lambda: _effects_at_least(settings, 1), 20)
+            await eventually(lambda: count_rows(settings, "effects"), lambda n: n >= 1, 20, 0.2)
             await asyncio.sleep(rng.uniform(0.2, 0.8))
             service.kill()
             kills += 1
         service.start()
-        done = await wait_until(lambda: _all_published(settings, total), 90)
+        done = await eventually(lambda: _all_published(settings, total), bool, 90, 0.2)
         assert done, "service did not finish after the last restart"
     finally:
         service.stop()
@@ -123,14 +113,16 @@ async def test_relay_killed_after_commit_before_publish_publishes_after_restart(
     # A process whose relay never ran: the effects and outbox rows are committed, nothing is
     # published; then the process is killed, exactly the state a crash there leaves.
     settings = make_settings(EchoSettings, http_port=free_port(), outbox_relay_enabled=False)
-    await create_topics_for(settings)
-    await create_schema(settings)
+    await prepare(settings)
     ids = await produce_leads(settings, [f"relay-{n}" for n in range(200)])
     service = EchoProcess(settings)
     service.start()
     try:
         await service.wait_started()
-        assert await wait_until(lambda: _outbox_rows(settings, 200), 30)
+        assert (
+            await eventually(lambda: count_rows(settings, "outbox"), lambda n: n >= 200, 30, 0.2)
+            >= 200
+        )
         service.kill()
         nothing = await read_topic(
             settings.kafka_bootstrap, settings.topics.leads_assigned, 1, timeout=1.5
@@ -140,21 +132,13 @@ async def test_relay_killed_after_commit_before_publish_publishes_after_restart(
         restarted = EchoProcess(settings.model_copy(update={"outbox_relay_enabled": True}))
         restarted.start()
         try:
-            assert await wait_until(lambda: _all_published(settings, 200), 30)
+            assert await eventually(lambda: _all_published(settings, 200), bool, 30, 0.2)
         finally:
             restarted.stop()
     finally:
         service.stop()
     out = await read_topic(settings.kafka_bootstrap, settings.topics.leads_assigned, 200)
     assert sorted(json.loads(r.value)["captured_event_id"] for r in out) == sorted(ids)
-
-
-async def _effects_at_least(settings: EchoSettings, count: int) -> bool:
-    return int((await query(settings, "SELECT count(*) FROM effects"))[0][0]) >= count  # type: ignore[call-overload]
-
-
-async def _outbox_rows(settings: EchoSettings, count: int) -> bool:
-    return int((await query(settings, "SELECT count(*) FROM outbox"))[0][0]) >= count  # type: ignore[call-overload]
 
 
 async def _all_published(settings: EchoSettings, count: int) -> bool:

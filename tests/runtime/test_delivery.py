@@ -5,40 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 
-from echo_service import EchoSettings, create_app, create_schema
+from echo_service import EchoSettings, create_app, prepare
 from helpers import captured, produce_leads, produce_raw
 
-from baton_runtime.testing import create_topics_for, query, read_topic, running, wait_ready
+from baton_runtime.testing import (
+    DLQ_HEADERS,
+    count_rows,
+    eventually,
+    query,
+    read_topic,
+    running,
+    wait_ready,
+)
 from baton_schemas import encode_event
-
-DLQ_HEADERS = {
-    "__connect.errors.topic",
-    "__connect.errors.partition",
-    "__connect.errors.offset",
-    "__connect.errors.exception.class.name",
-    "__connect.errors.exception.message",
-    "__connect.errors.exception.stacktrace",
-    "__connect.errors.consumer.group",
-    "__connect.errors.service",
-}
 
 
 async def wait_for_rows(settings: EchoSettings, count: int, timeout: float = 20.0) -> int:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    rows = 0
-    while loop.time() < deadline:
-        rows = (await query(settings, "SELECT count(*) FROM effects"))[0][0]
-        if rows >= count:
-            return int(rows)  # type: ignore[call-overload]
-        await asyncio.sleep(0.1)
-    return int(rows)  # type: ignore[call-overload]
+    return await eventually(lambda: count_rows(settings, "effects"), lambda n: n >= count, timeout)
 
 
 async def start_echo(make_settings, **overrides):  # type: ignore[no-untyped-def]
     settings = make_settings(EchoSettings, **overrides)
-    await create_topics_for(settings)
-    await create_schema(settings)
+    await prepare(settings)
     return settings
 
 

@@ -7,11 +7,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from echo_service import EchoSettings, create_app, create_schema
+from echo_service import EchoSettings, create_app, prepare
 
 from baton_runtime.devstack.ports import free_port
 from baton_runtime.devstack.postgres import EmbeddedPostgres
-from baton_runtime.testing import create_topics_for, running, wait_ready
+from baton_runtime.testing import running, wait_ready
 
 
 async def test_readyz_names_the_database_while_it_is_down_and_recovers(make_settings) -> None:
@@ -20,8 +20,7 @@ async def test_readyz_names_the_database_while_it_is_down_and_recovers(make_sett
     await asyncio.to_thread(postgres.start)
     try:
         settings = make_settings(EchoSettings, database_url=postgres.url)
-        await create_topics_for(settings)
-        await create_schema(settings)
+        await prepare(settings)
         async with running(create_app(settings)) as client:
             await wait_ready(client)
             await asyncio.to_thread(postgres.stop)

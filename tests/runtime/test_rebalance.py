@@ -6,32 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from echo_service import EchoSettings, create_app, create_schema
+from echo_service import EchoSettings, create_app, prepare
 from helpers import produce_leads
 
-from baton_runtime.testing import create_topics_for, query, running, wait_ready
-
-
-async def count_effects(settings: EchoSettings) -> int:
-    return int((await query(settings, "SELECT count(*) FROM effects"))[0][0])  # type: ignore[call-overload]
+from baton_runtime.testing import (
+    count_rows,
+    eventually,
+    query,
+    running,
+    wait_ready,
+)
 
 
 async def wait_for_effects(settings: EchoSettings, count: int, timeout: float) -> int:
-    deadline = asyncio.get_running_loop().time() + timeout
-    seen = 0
-    while asyncio.get_running_loop().time() < deadline:
-        seen = await count_effects(settings)
-        if seen >= count:
-            break
-        await asyncio.sleep(0.05)
-    return seen
+    return await eventually(
+        lambda: count_rows(settings, "effects"), lambda n: n >= count, timeout, 0.05
+    )
 
 
 async def test_members_joining_and_leaving_keep_effects_exactly_once(make_settings) -> None:
     first = make_settings(EchoSettings, batch_max_records=25, handler_delay_s=0.03)
     second = first.model_copy()  # same group, same schema: two replicas of one service
-    await create_topics_for(first)
-    await create_schema(first)
+    await prepare(first)
     total = 1200
     ids = await produce_leads(first, [f"rb-{n}" for n in range(total)])
 
@@ -41,7 +37,7 @@ async def test_members_joining_and_leaving_keep_effects_exactly_once(make_settin
         assert await wait_for_effects(first, 100, 20) >= 100
         async with running(create_app(second)) as b:  # joins: partitions move mid-stream
             await wait_ready(b)
-            mid = await count_effects(first)
+            mid = await count_rows(first, "effects")
             assert mid < total, "the stream ended before the rebalance; make it longer"
             await wait_for_effects(first, mid + 200, 20)
         # b has left (second rebalance); a finishes the rest

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sla_support import prepare, serving
 
 from baton_runtime.testing import (
+    DLQ_HEADERS,
     encode_assigned,
     eventually,
     produce,
@@ -17,17 +18,6 @@ from baton_runtime.testing import (
     sample_assigned,
 )
 from baton_schemas import LeadCaptured, encode_event
-
-DLQ_HEADERS = {
-    "__connect.errors.topic",
-    "__connect.errors.partition",
-    "__connect.errors.offset",
-    "__connect.errors.exception.class.name",
-    "__connect.errors.exception.message",
-    "__connect.errors.exception.stacktrace",
-    "__connect.errors.consumer.group",
-    "__connect.errors.service",
-}
 
 DEADLINES = (
     "SELECT assigned_event_id, lead_key, owner_id, tier, opened_at, status FROM deadlines"

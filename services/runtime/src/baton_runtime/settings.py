@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 from pydantic import AliasChoices, Field
@@ -78,3 +79,21 @@ class ServiceSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(prefix=self.topic_prefix)
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that recreate these settings in a child process."""
+        prefix = type(self).model_config.get("env_prefix", "")
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias
+            key = alias.choices[0] if alias is not None else f"{prefix}{name}".upper()  # type: ignore[union-attr]
+            if isinstance(value, bool):
+                env[str(key)] = str(value).lower()
+            elif isinstance(value, dict | list):
+                env[str(key)] = json.dumps(value)  # complex settings are read as JSON
+            else:
+                env[str(key)] = str(value)
+        return env

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
+from baton_runtime.devstack.topics import read_topic as read_topic  # for the tests
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import LeadAssigned, OutgoingRecord, encode_event
 from baton_schemas.events.lead import Attribution, LeadSnapshot, Owner, Score
@@ -92,6 +92,22 @@ def make_settings(embedded_postgres: Any, embedded_broker: Any, isolation: str) 
     return build
 
 
+# What every dead-lettered record must carry (Kafka Connect's names, plus group and service),
+# spelled out here rather than taken from the runtime so the tests can catch a change.
+DLQ_HEADERS = frozenset(
+    {
+        "__connect.errors.topic",
+        "__connect.errors.partition",
+        "__connect.errors.offset",
+        "__connect.errors.exception.class.name",
+        "__connect.errors.exception.message",
+        "__connect.errors.exception.stacktrace",
+        "__connect.errors.consumer.group",
+        "__connect.errors.service",
+    }
+)
+
+
 async def create_topics_for(settings: ServiceSettings, partitions: int = 3) -> None:
     from baton_runtime.devstack.topics import create_topics
 
@@ -143,54 +159,6 @@ async def wait_ready(client: Any, timeout: float = 30.0) -> None:
     raise TimeoutError(f"not ready: {answer.text}")
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[Any]:
-    """Read `count` records from the start of `topic` with a plain aiokafka consumer (no group)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
-    )
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        deadline = time.monotonic() + timeout
-        while not partitions and time.monotonic() < deadline:
-            await consumer.topics()  # refreshes the cluster metadata
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.1)
-        assignment = [TopicPartition(topic, p) for p in sorted(partitions or ())]
-        consumer.assign(assignment)
-        await consumer.seek_to_beginning(*assignment)
-        records: list[Any] = []
-        while len(records) < count and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for batch in batches.values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
-
-
-def as_env(settings: ServiceSettings) -> dict[str, str]:
-    """The environment variables that recreate `settings` in a child process."""
-    prefix = type(settings).model_config.get("env_prefix", "")
-    env: dict[str, str] = {}
-    for name, field in type(settings).model_fields.items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        alias = field.validation_alias
-        key = alias.choices[0] if alias is not None else f"{prefix}{name}".upper()  # type: ignore[union-attr]
-        if isinstance(value, bool):
-            env[str(key)] = str(value).lower()
-        elif isinstance(value, dict | list):
-            env[str(key)] = json.dumps(value)  # complex settings are read as JSON
-        else:
-            env[str(key)] = str(value)
-    return env
-
-
 async def produce(
     bootstrap: str, topic: str, records: Iterable[OutgoingRecord | RawRecord]
 ) -> None:
@@ -214,15 +182,25 @@ async def produce(
 async def query(settings: ServiceSettings, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """Rows of `sql` run in the service's schema."""
     from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(settings.database_url)
+    from baton_runtime.db import create_engine
+
+    engine = create_engine(settings)
     try:
         async with engine.connect() as conn:
-            await conn.execute(text(f'SET search_path TO "{settings.schema_name}"'))
             return [tuple(row) for row in (await conn.execute(text(sql), params)).all()]
     finally:
         await engine.dispose()
+
+
+async def scalar(settings: ServiceSettings, sql: str, **params: Any) -> Any:
+    """The first column of the first row of `sql` (None without rows)."""
+    rows = await query(settings, sql, **params)
+    return rows[0][0] if rows else None
+
+
+async def count_rows(settings: ServiceSettings, table: str) -> int:
+    return int(await scalar(settings, f'SELECT count(*) FROM "{table}"'))
 
 
 async def eventually(

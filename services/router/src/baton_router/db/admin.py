@@ -4,7 +4,7 @@ so an API change and a routing batch never deadlock and never lose each other's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_router.db.roster import MEMBERS_IN_ORDER, pools_from
+from baton_router.db.roster import MEMBERS_IN_ORDER, pools_from, rep_to_row, replace_pool
 from baton_router.db.tables import (
     account_owners,
     assignments,
@@ -24,7 +24,7 @@ from baton_router.db.tables import (
     rep_loads,
     reps,
 )
-from baton_router.domain.routing.roster import Pool
+from baton_router.domain.routing.roster import Pool, Rep
 
 # Reps ---------------------------------------------------------------------------------------
 
@@ -222,3 +222,18 @@ async def audit_entries(
     if actor is not None:
         query = query.where(audit_log.c.actor == actor)
     return (await conn.execute(query)).all()
+
+
+async def put_roster(
+    conn: AsyncConnection,
+    reps: Iterable[Rep],
+    pools: Iterable[Pool],
+    accounts: Mapping[str, str] | None = None,
+) -> None:
+    """Reps, pools and account owners in one go (seeding a roster: demos, tests, bench)."""
+    for rep in reps:
+        await upsert_rep(conn, rep_to_row(rep))
+    for pool in pools:
+        await replace_pool(conn, pool)
+    for domain, rep_id in (accounts or {}).items():
+        await set_account(conn, domain, rep_id)

@@ -1,4 +1,4 @@
-"""The three Baton services as child processes, as `make run` and the process tests use them."""
+"""The three Baton services as child processes: `make run`, and tests that need real processes."""
 
 from __future__ import annotations
 
