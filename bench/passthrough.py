@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -22,17 +21,7 @@ from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_to
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
-from bench.stack import Stack, token
-
-
-@dataclass(frozen=True)
-class PassthroughResult:
-    records: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.records / self.seconds
+from bench.stack import Stack, Throughput, token
 
 
 class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -94,9 +83,7 @@ async def passthrough(
         await producer.stop()
 
 
-async def run_passthrough(
-    stack: Stack, records: list[OutgoingRecord], batch: int
-) -> PassthroughResult:
+async def run_passthrough(stack: Stack, records: list[OutgoingRecord], batch: int) -> Throughput:
     """Produce `records` while the passthrough process is frozen; time it from SIGCONT to
     the last record it produced (the records' create timestamps)."""
     run = token("pass")
@@ -121,7 +108,7 @@ async def run_passthrough(
             f"passthrough moved {len(moved)} of {len(records)}: {proc.tail(log_file)}"
         )
     finished = max(record.timestamp for record in moved) / 1000
-    return PassthroughResult(records=len(records), seconds=finished - started)
+    return Throughput(records=len(records), seconds=finished - started)
 
 
 async def _wait_line(process: subprocess.Popen[bytes], line: str, log_file: Path) -> None:

@@ -143,6 +143,12 @@ def _met(flag: bool) -> str:
     return "met" if flag else "MISSED"
 
 
+def _row(label: str, count: int, timed: dict[str, Any], ratio: float | None = None) -> str:
+    """One line of the table: phase, count, seconds, per second and maybe a ratio."""
+    line = f"{label:<44}{count:>8}{timed['seconds']:>9.2f}{timed['per_second']:>10.0f}"
+    return line + (f"{ratio:>8.3f}" if ratio is not None else "")
+
+
 def table(figures: dict[str, Any]) -> str:
     machine, params = figures["machine"], figures["parameters"]
     lines = [
@@ -157,35 +163,25 @@ def table(figures: dict[str, Any]) -> str:
     ratios = {r["batch_max_records"]: r for r in figures["router"]}
     for row in figures["passthrough"]:
         batch = row["batch"]
-        lines.append(
-            f"{f'(a) passthrough, batch {batch}':<44}{row['records']:>8}"
-            f"{row['seconds']:>9.2f}{row['per_second']:>10.0f}"
-        )
+        lines.append(_row(f"(a) passthrough, batch {batch}", row["records"], row))
         if batch in ratios:
             r = ratios[batch]
-            lines.append(
-                f"{f'(b) router, batch_max_records {batch}':<44}{r['records']:>8}"
-                f"{r['seconds']:>9.2f}{r['per_second']:>10.0f}{r['ratio_to_passthrough']:>8.3f}"
-            )
+            label = f"(b) router, batch_max_records {batch}"
+            lines.append(_row(label, r["records"], r, r["ratio_to_passthrough"]))
     for key, label in (("intake", ", HTTP-only replica"), ("intake_all_in_one", ", one process")):
         intake = figures.get(key)
         if not intake:
             continue
         for arm in ("noop", "webhook"):
             load = intake[arm]
-            ratio = f"{intake['ratio']:>8.3f}" if arm == "webhook" else ""
-            lines.append(
-                f"{f'(c) POST {arm}{label}':<44}{load['requests']:>8}"
-                f"{load['seconds']:>9.2f}{load['per_second']:>10.0f}{ratio}"
-            )
+            ratio = intake["ratio"] if arm == "webhook" else None
+            lines.append(_row(f"(c) POST {arm}{label}", load["requests"], load, ratio))
     for key, label in (("latency", "split replicas"), ("latency_all_in_one", "one process")):
         latency = figures.get(key)
         if not latency:
             continue
-        lines.append(
-            f"{f'(d) 202 -> assignment readable, {label}':<44}{latency['matched']:>8}"
-            f"{latency['seconds']:>9.2f}{latency['achieved_per_second']:>10.0f}"
-        )
+        rate = {**latency, "per_second": latency["achieved_per_second"]}
+        lines.append(_row(f"(d) 202 -> assignment readable, {label}", latency["matched"], rate))
         lines.append(
             f"    p50 {latency['p50_ms']:.1f} ms, p90 {latency['p90_ms']:.1f} ms, "
             f"p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms "

@@ -10,30 +10,18 @@ published (the records' create timestamps), after every assignment was committed
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from baton_runtime.devstack.topics import read_topic
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, token
-
-
-@dataclass(frozen=True)
-class RouterResult:
-    batch_max_records: int
-    records: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return self.records / self.seconds
+from bench.stack import Stack, Throughput, token
 
 
 async def run_router(
     stack: Stack, records: list[OutgoingRecord], batch_max_records: int, timeout: float = 600
-) -> RouterResult:
+) -> Throughput:
     run = token("route")
     settings = router_settings(stack, run, batch_max_records=batch_max_records)
     await prepare_router(settings)
@@ -52,4 +40,4 @@ async def run_router(
             f"{count} leads; log: {proc.tail(log_file)}"
         )
     finished = max(record.timestamp for record in assigned) / 1000
-    return RouterResult(batch_max_records, count, finished - started)
+    return Throughput(count, finished - started)

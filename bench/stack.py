@@ -13,6 +13,18 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """Records moved in a timed phase."""
+
+    records: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds
+
+
+@dataclass(frozen=True)
 class Stack:
     """Where the broker and the database listen, and a scratch directory."""
 

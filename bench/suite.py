@@ -10,11 +10,11 @@ from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
 from bench.intake import IntakeResult, measure_intake
 from bench.latency import LatencyResult, measure_latency
-from bench.passthrough import PassthroughResult, run_passthrough
+from bench.passthrough import run_passthrough
 from bench.records import captured_records
-from bench.router_run import RouterResult, run_router
+from bench.router_run import run_router
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, token
+from bench.stack import Stack, Throughput, token
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class BenchParams:
 @dataclass
 class BenchResults:
     params: BenchParams
-    passthrough: dict[int, PassthroughResult] = field(default_factory=dict)
-    router: dict[int, RouterResult] = field(default_factory=dict)
+    passthrough: dict[int, Throughput] = field(default_factory=dict)
+    router: dict[int, Throughput] = field(default_factory=dict)
     intake: IntakeResult | None = None
     """HTTP-only replica (consumers in their own replica)"""
     latency: LatencyResult | None = None

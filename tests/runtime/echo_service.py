@@ -25,7 +25,7 @@ POISON = "poison"
 
 
 class EchoSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ECHO_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ECHO_")  # the rest from the base
     service_name: ClassVar[str] = "echo"
     handler_delay_s: float = 0.0
 

@@ -10,7 +10,7 @@ from baton_runtime.settings import ServiceSettings
 
 
 class FeedbackSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="FEEDBACK_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FEEDBACK_")  # the rest from the base
     service_name: ClassVar[str] = "feedback"
 
     http_port: int = 8003

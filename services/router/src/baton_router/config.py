@@ -11,7 +11,7 @@ from baton_runtime.settings import ServiceSettings
 
 
 class RouterSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTER_", populate_by_name=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ROUTER_")  # the rest from the base
     service_name: ClassVar[str] = "router"
 
     http_port: int = 8001

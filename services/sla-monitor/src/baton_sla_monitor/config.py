@@ -10,9 +10,7 @@ from baton_runtime.settings import ServiceSettings
 
 
 class SlaMonitorSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SLA_MONITOR_", populate_by_name=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SLA_MONITOR_")  # the rest from the base
     service_name: ClassVar[str] = "sla-monitor"
 
     http_port: int = 8002
