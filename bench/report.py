@@ -14,6 +14,7 @@ from typing import Any
 from bench.intake import IntakeResult
 from bench.latency import LatencyResult, percentile
 from bench.loadgen import LoadResult
+from bench.stack import Throughput
 from bench.suite import BenchResults
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -34,6 +35,10 @@ def _load(result: LoadResult) -> dict[str, Any]:
         "client_p50_ms": round(percentile(result.client_ms, 50), 2),
         "client_p99_ms": round(percentile(result.client_ms, 99), 2),
     }
+
+
+def _rates(runs: list[Throughput]) -> list[float]:
+    return [round(run.per_second, 1) for run in runs]
 
 
 def _intake(result: IntakeResult) -> dict[str, Any]:
@@ -84,6 +89,7 @@ def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
                 "records": r.records,
                 "seconds": round(r.seconds, 3),
                 "per_second": round(r.per_second, 1),
+                "runs_per_second": _rates(results.passthrough_runs[batch]),
             }
             for batch, r in results.passthrough.items()
         ],
@@ -94,6 +100,7 @@ def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
                 "seconds": round(r.seconds, 3),
                 "per_second": round(r.per_second, 1),
                 "ratio_to_passthrough": round(results.ratio(batch), 3),
+                "runs_per_second": _rates(results.router_runs[batch]),
             }
             for batch, r in results.router.items()
         ],
@@ -156,7 +163,7 @@ def table(figures: dict[str, Any]) -> str:
         f"CPU busy before start {machine['cpu_busy_before_start']:.0%}, load average "
         f"{machine['loadavg_before'][0]} -> {machine['loadavg_after'][0]}",
         f"records: {params['records']} captured leads, {params['record_bytes_mean']} bytes "
-        "each on average, 3 partitions",
+        f"each on average, 3 partitions; (a) and (b): median of {params['repeats']} run(s)",
         "",
         f"{'phase':<44}{'count':>8}{'seconds':>9}{'per s':>10}{'ratio':>8}",
     ]

@@ -3,7 +3,9 @@
 Per batch from `getmany`: decode and validate each record (poison goes to the dead-letter
 topic), then one database transaction that records the event ids in the inbox (so a
 redelivered event changes nothing), runs the service's handler and writes the events it
-emits to the outbox. Offsets are committed only after that transaction committed.
+emits to the outbox. Offsets are committed only after that transaction committed. The next batch is fetched
+and decoded while the current one waits on the database; a batch that is abandoned takes the
+one fetched ahead of it back with it (both are sought back and fetched again).
 
 Failures of the infrastructure (database or broker down) are retried until they pass and
 never dead-letter a record. Failures of a record are retried a bounded number of times;
@@ -80,6 +82,19 @@ class Batch:
 
 
 Handler = Callable[[Batch], Awaitable[None]]
+
+
+@dataclass
+class Fetched:
+    """One `getmany` result, decoded: the events to apply and the records that failed."""
+
+    batches: dict[TopicPartition, list[Record]]
+    events: list[IncomingEvent] = field(default_factory=list)
+    poison: list[tuple[Record, Exception]] = field(default_factory=list)
+
+
+def _partition_of(record: Record) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -161,30 +176,63 @@ class EventConsumer:
         await self._idle.wait()
 
     async def run(self) -> None:
-        while not self._stopping:
-            self.last_progress = time.monotonic()
-            batches = await self._consumer.getmany(
-                timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
-            )
-            if not batches:
-                continue
-            self._idle.clear()
-            try:
-                started = time.perf_counter()
-                await self._process(batches)
-                self._metrics.batch_duration.labels(self._metrics.service).observe(
-                    time.perf_counter() - started
-                )
-            except Exception:
-                self._rewind(batches)
+        ahead: asyncio.Task[Fetched] | None = None
+        try:
+            while not self._stopping:
+                self.last_progress = time.monotonic()
+                fetched = await (ahead or self._fetch())
+                ahead = None
+                if not fetched.batches:
+                    continue
+                # Fetch and decode the next batch while this one waits on the database.
+                ahead = asyncio.create_task(self._fetch())
+                if await self._handle(fetched):
+                    continue
+                skipped = await ahead
+                ahead = None
+                self._rewind(skipped.batches)
+                self._rewind(fetched.batches)
                 if self._stopping:
                     return
-                log.exception("batch aborted; it will be fetched again")
                 await asyncio.sleep(1.0)
-                continue
-            finally:
-                self._idle.set()
-            self._update_lag(batches)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
+    async def _fetch(self) -> Fetched:
+        batches = await self._consumer.getmany(
+            timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
+        )
+        fetched = Fetched(batches)
+        for records in batches.values():
+            for record in records:
+                try:
+                    incoming = self._decode(record)
+                except (EnvelopeError, ValidationError) as exc:
+                    fetched.poison.append((record, exc))
+                    continue
+                if incoming is not None:
+                    fetched.events.append(incoming)
+        return fetched
+
+    async def _handle(self, fetched: Fetched) -> bool:
+        """Process one fetched batch: True once its offsets are committed, False if it was
+        abandoned (the caller fetches it again)."""
+        self._idle.clear()
+        try:
+            started = time.perf_counter()
+            await self._process(fetched)
+            self._metrics.batch_duration.labels(self._metrics.service).observe(
+                time.perf_counter() - started
+            )
+        except Exception:
+            if not self._stopping:
+                log.exception("batch aborted; it will be fetched again")
+            return False
+        finally:
+            self._idle.set()
+        self._update_lag(fetched.batches)
+        return True
 
     def _rewind(self, batches: dict[TopicPartition, list[Record]]) -> None:
         """Seek back so an uncommitted batch is fetched again, not skipped."""
@@ -195,22 +243,19 @@ class EventConsumer:
 
     # one batch -----------------------------------------------------------------
 
-    async def _process(self, batches: dict[TopicPartition, list[Record]]) -> None:
-        records = [record for partition in batches.values() for record in partition]
-        events: list[IncomingEvent] = []
-        for record in records:
-            try:
-                incoming = self._decode(record)
-            except (EnvelopeError, ValidationError) as exc:
-                await self._dead_letter(record, exc)
-                continue
-            if incoming is not None:
-                events.append(incoming)
+    async def _process(self, fetched: Fetched) -> None:
+        # A rebalance while the batch was fetched ahead may have moved partitions away:
+        # their new owner starts from the committed offsets.
+        owned = self._consumer.assignment()
+        for record, error in fetched.poison:
+            if _partition_of(record) in owned:
+                await self._dead_letter(record, error)
+        events = [e for e in fetched.events if _partition_of(e.record) in owned]
         self._wrote_outbox = False
         if events:
             await self._apply_with_retries(events)
-        await self._commit(batches)
-        self._count(batches)
+        await self._commit(fetched.batches)
+        self._count(fetched.batches)
         if self._wrote_outbox:
             self._on_outbox_committed()
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from baton_runtime.settings import ServiceSettings
@@ -30,3 +34,10 @@ async def ping(engine: AsyncEngine) -> None:
     """A round trip to the database (callers bound it with their own timeout)."""
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY($n)` with the values as one array parameter. An expanding `IN` renders
+    one placeholder per value, so every batch size was a new statement for SQLAlchemy to
+    render and for asyncpg to prepare; this stays one cached, prepared statement."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

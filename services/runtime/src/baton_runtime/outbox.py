@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.bulk import BulkInsert
+from baton_runtime.db import among
 from baton_runtime.errors import is_transient
 from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
@@ -175,7 +176,7 @@ class OutboxRelay:
             due = (
                 await conn.execute(
                     select(table.c.id, table.c.event_id)
-                    .where(table.c.published_at.is_(None), table.c.shard.in_(shards))
+                    .where(table.c.published_at.is_(None), among(table.c.shard, shards))
                     .order_by(table.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -204,7 +205,7 @@ class OutboxRelay:
                     table.c.key,
                     table.c.value,
                     table.c.headers,
-                ).where(table.c.id.in_(missing))
+                ).where(among(table.c.id, missing))
             )
             for row in rows:
                 found[row.id] = OutgoingRecord(

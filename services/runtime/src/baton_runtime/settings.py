@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     retry_backoff_ms: int = 200
 
     outbox_relay_enabled: bool = True
-    gc_gen0_threshold: int = 10_000
+    gc_gen0_threshold: int = 100_000
     outbox_batch_size: int = 1000
     outbox_poll_interval_s: float = 1.0
     outbox_shards: int = 8

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.tables import account_owners, assignments, lead_identities, leads
 from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.db import among
 from baton_schemas import LeadAssigned, LeadCaptured, OutgoingRecord
 
 _NOT_DIGITS = re.compile(r"[^\d]")
@@ -49,7 +50,9 @@ async def canonical_keys(conn: AsyncConnection, wanted: Mapping[str, list[str]])
     if not all_ids:
         return {}
     rows = (
-        await conn.execute(select(lead_identities).where(lead_identities.c.identity.in_(all_ids)))
+        await conn.execute(
+            select(lead_identities).where(among(lead_identities.c.identity, all_ids))
+        )
     ).all()
     known = {row.identity: row.lead_key for row in rows}
     result = {}
@@ -65,7 +68,7 @@ async def remember_identities(conn: AsyncConnection, pairs: Iterable[tuple[str, 
 async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
     rows = (
         await conn.execute(
-            select(leads).where(leads.c.lead_key.in_(sorted(set(keys)))).with_for_update()
+            select(leads).where(among(leads.c.lead_key, sorted(set(keys)))).with_for_update()
         )
     ).all()
     return {
@@ -89,7 +92,7 @@ async def account_owners_for(conn: AsyncConnection, domains: Iterable[str]) -> d
     if not wanted:
         return {}
     rows = (
-        await conn.execute(select(account_owners).where(account_owners.c.domain.in_(wanted)))
+        await conn.execute(select(account_owners).where(among(account_owners.c.domain, wanted)))
     ).all()
     return {row.domain: row.rep_id for row in rows}
 
