@@ -485,3 +485,48 @@ def test_arbitrary_text_raises_only_policy_error(text: str) -> None:
         load_policy(text, "h.yaml")
     except PolicyError as exc:
         assert exc.problems
+
+
+# --- the sla: section (the SLA monitor's terms, checked with the rest) ---------------------
+
+SLA = """\
+sla:
+  tiers:
+    hot: {target: 5m, clock: wall, warning: {before: 2m}}
+  default: {target: 1h30m, warning: {at_percent: 75}}
+  escalation:
+    - {after: 0m, action: notify}
+    - {after: 15m, action: reassign}
+  manager_queue: {queue: managers, after_reassignments: 2}
+"""
+
+
+def test_sla_section_loads_with_compact_durations() -> None:
+    sla = load_policy(MINIMAL + SLA, "p.yaml").sla
+    assert sla is not None
+    hot = sla.target_for("hot")
+    assert hot is not None and hot.target.total_seconds() == 300 and hot.clock == "wall"
+    assert sla.target_for("nurture") == sla.target_for(None) == sla.default
+    assert sla.default is not None and sla.default.target.total_seconds() == 5400
+    assert sla.default.clock == "business"
+    assert [rung.after.total_seconds() for rung in sla.escalation] == [0, 900]
+    assert default_policy().sla is not None
+
+
+def test_sla_section_errors_name_the_line() -> None:
+    assert problems(MINIMAL + SLA.replace("hot: {", "hott: {")) == [
+        "p.yaml:17:5: sla.tiers.hott: no tier named 'hott' (tiers: hot, nurture)"
+    ]
+    [problem] = problems(MINIMAL + SLA.replace("before: 2m", "before: 9m"))
+    assert problem.startswith("p.yaml:17:5: sla.tiers.hot: ")
+    assert "before < target" in problem
+    [problem] = problems(MINIMAL + SLA.replace("at_percent: 75", "at_percent: 75, before: 1m"))
+    assert "exactly one of `before` and `at_percent`" in problem
+    [problem] = problems(MINIMAL + SLA.replace("after: 15m", "after: soon"))
+    assert problem.startswith("p.yaml:21:8: sla.escalation[1].after: "), problem
+    [problem] = problems(MINIMAL + SLA.replace("after: 0m", "after: 20m"))
+    assert "rungs must be in order" in problem
+    [problem] = problems(MINIMAL + SLA + "  calendar: {time_zone: Mars/Olympus}\n")
+    assert "unknown IANA time zone 'Mars/Olympus'" in problem
+    [problem] = problems(MINIMAL + SLA.replace("target: 5m", "target: 0s"))
+    assert "longer than zero" in problem

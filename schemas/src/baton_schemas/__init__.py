@@ -16,6 +16,9 @@ from baton_schemas.events import (
     LeadAssigned,
     LeadCaptured,
     SlaBreached,
+    SlaMet,
+    SlaStarted,
+    SlaWarning,
 )
 from baton_schemas.topics import Topics
 
@@ -29,6 +32,9 @@ __all__ = [
     "LeadCaptured",
     "OutgoingRecord",
     "SlaBreached",
+    "SlaMet",
+    "SlaStarted",
+    "SlaWarning",
     "Topics",
     "child_traceparent",
     "decode_record",

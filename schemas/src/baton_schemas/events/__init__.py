@@ -3,11 +3,19 @@
 from baton_schemas.events.base import BatonEvent
 from baton_schemas.events.feedback import FeedbackTraceable
 from baton_schemas.events.lead import LeadAssigned, LeadCaptured
-from baton_schemas.events.sla import SlaBreached
+from baton_schemas.events.sla import SlaBreached, SlaMet, SlaStarted, SlaWarning
 
 EVENT_MODELS: dict[str, type[BatonEvent]] = {
     model.event_type: model
-    for model in (LeadCaptured, LeadAssigned, SlaBreached, FeedbackTraceable)
+    for model in (
+        LeadCaptured,
+        LeadAssigned,
+        SlaStarted,
+        SlaWarning,
+        SlaBreached,
+        SlaMet,
+        FeedbackTraceable,
+    )
 }
 
 __all__ = [
@@ -17,4 +25,7 @@ __all__ = [
     "LeadAssigned",
     "LeadCaptured",
     "SlaBreached",
+    "SlaMet",
+    "SlaStarted",
+    "SlaWarning",
 ]

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from baton_router.domain.conditions import Condition
+from baton_schemas.sla_policy import SlaPolicy
 
 Loc = tuple[str | int, ...]
 
@@ -185,6 +186,9 @@ class Policy(Strict):
         min_length=1, description="first match wins; the last has no `when` (the default)"
     )
     routing: Routing = Routing()
+    sla: SlaPolicy | None = Field(
+        default=None, description="the follow-up promise the SLA monitor enforces"
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -214,6 +218,11 @@ class Policy(Strict):
                 "the last tier is the default: it must not have `when`, so every lead gets a tier"
             )
             problems.append((("tiers", last, "when"), message, self.tiers[last].name))
+        names = {tier.name for tier in self.tiers}
+        for name in self.sla.tiers if self.sla else ():
+            if name not in names:
+                message = f"no tier named {name!r} (tiers: {', '.join(sorted(names))})"
+                problems.append((("sla", "tiers", name), message, name))
         _fail("Policy", problems)
         return self
 
