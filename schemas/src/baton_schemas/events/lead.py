@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -88,6 +89,22 @@ class WorkingHours(Closed):
         pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
         description="HH:MM, local time; 24:00 = midnight",
     )
+
+
+def parse_clock(value: str) -> time:
+    """A `WorkingHours` 'HH:MM' (or '24:00', read as midnight) as a `time`."""
+    hours, _, minutes = value.partition(":")
+    hour, minute = int(hours), int(minutes or 0)
+    if (hour, minute) == (24, 0):
+        return time(0)
+    return time(hour, minute)
+
+
+def format_clock(value: time, *, end: bool = False) -> str:
+    """A `time` as 'HH:MM'; an `end` at midnight is '24:00'."""
+    if end and value == time(0):
+        return "24:00"
+    return f"{value.hour:02d}:{value.minute:02d}"
 
 
 class TimeRange(Closed):

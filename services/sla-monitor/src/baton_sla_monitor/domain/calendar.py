@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_tables
+
+from baton_schemas.events.lead import parse_clock
 
 SEARCH_DAYS = 3 * 366
 """How far ahead a calendar looks for working time before it gives up."""
@@ -57,10 +60,7 @@ class BusinessCalendar:
         start = start.astimezone(UTC)
         if not self.windows:
             raise CalendarError("the calendar has no working hours")
-        by_weekday: dict[int, list[Window]] = {}
-        for window in sorted(self.windows, key=lambda w: w.start):
-            by_weekday.setdefault(window.weekday, []).append(window)
-        away = sorted(self.away)
+        by_weekday, away = self._by_weekday, self._away_in_order
         first_day = start.astimezone(self.zone).date() - timedelta(days=1)  # overnight windows
         pending: tuple[datetime, datetime] | None = None
         for offset in range(SEARCH_DAYS):
@@ -80,6 +80,17 @@ class BusinessCalendar:
                 pending = (opened, closed)
         if pending is not None:
             yield from _minus(pending, away)
+
+    @cached_property
+    def _by_weekday(self) -> dict[int, list[Window]]:
+        by_weekday: dict[int, list[Window]] = {}
+        for window in sorted(self.windows, key=lambda w: w.start):
+            by_weekday.setdefault(window.weekday, []).append(window)
+        return by_weekday
+
+    @cached_property
+    def _away_in_order(self) -> list[tuple[datetime, datetime]]:
+        return sorted(self.away)
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
         """The instant when `amount` of working time has passed since `start`."""
@@ -118,11 +129,13 @@ def _minus(
     yield opened, closed
 
 
+@lru_cache(maxsize=256)
 def public_holidays(country: str | None, region: str | None = None) -> Container[date]:
     """The public holidays of a country (ISO 3166 alpha-2) and, when the `holidays` package
     knows it, of a region in it (ISO 3166-2 subdivision, e.g. DE + BE). A region it does
     not know (a sales region such as EMEA) falls back to the country's holidays; a country
-    it does not know has none."""
+    it does not know has none. Cached: building a country's table is far dearer than a
+    lookup, and every assignment asks."""
     if not country:
         return frozenset()
     for subdivision in (region, None) if region else (None,):
@@ -138,9 +151,3 @@ def weekly_windows(hours: Sequence[tuple[int, str, str]]) -> tuple[Window, ...]:
     return tuple(
         Window(weekday, parse_clock(start), parse_clock(end)) for weekday, start, end in hours
     )
-
-
-def parse_clock(value: str) -> time:
-    hours, _, minutes = value.partition(":")
-    hour, minute = int(hours), int(minutes or 0)
-    return time(0) if (hour, minute) == (24, 0) else time(hour, minute)

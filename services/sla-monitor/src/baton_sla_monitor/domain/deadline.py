@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -57,7 +58,7 @@ class Schedule:
             return start + amount
         return self.calendar.add(start, amount)
 
-    @property
+    @cached_property
     def due_at(self) -> datetime:
         return self.after(self.opened_at, self.terms.target)
 

@@ -15,7 +15,13 @@ from typing import Any, NamedTuple, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baton_router.domain.policy.model import Strategy
-from baton_schemas.events.lead import Owner, TimeRange, WorkingHours
+from baton_schemas.events.lead import (
+    Owner,
+    TimeRange,
+    WorkingHours,
+    format_clock,
+    parse_clock,
+)
 
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
@@ -48,21 +54,6 @@ class Shift(NamedTuple):
             "start": format_clock(self.start),
             "end": format_clock(self.end, end=True),
         }
-
-
-def parse_clock(value: str) -> time:
-    """'HH:MM' (or '24:00', read as midnight) to a `time`."""
-    hours, _, minutes = value.partition(":")
-    hour, minute = int(hours), int(minutes or 0)
-    if (hour, minute) == (24, 0):
-        return time(0)
-    return time(hour, minute)
-
-
-def format_clock(value: time, *, end: bool = False) -> str:
-    if end and value == time(0):
-        return "24:00"
-    return f"{value.hour:02d}:{value.minute:02d}"
 
 
 @dataclass(frozen=True, slots=True)
