@@ -86,6 +86,7 @@ async def test_a_new_version_is_stamped_on_the_next_routed_lead(make_settings) -
         stored = await query(
             settings, "SELECT version, active FROM policy_versions ORDER BY version"
         )
+        announced = await read_topic(settings.kafka_bootstrap, settings.topics.policy_events, 3)
 
     assert current.status_code == 200, current.text
     assert current.json()["version"] == DEFAULT_VERSION
@@ -121,6 +122,17 @@ async def test_a_new_version_is_stamped_on_the_next_routed_lead(make_settings) -
         ("ops", "policy.activate", "trial-1"),
         ("ops", "policy.activate", DEFAULT_VERSION),
     ]
+    # Every activation is announced for the services that run by the document (startup,
+    # the new version, the rollback), keyed so they stay in order; no-ops announce nothing.
+    assert {record.key for record in announced} == {b"routing-policy"}
+    payloads = [json.loads(record.value) for record in announced]
+    assert [(p["version"], p["source"]) for p in payloads] == [
+        (DEFAULT_VERSION, "shipped default"),
+        ("trial-1", "api"),
+        (DEFAULT_VERSION, "api"),
+    ]
+    assert payloads[0]["sla"]["tiers"]["hot"]["target"] == "5m"
+    assert payloads[1]["sla"] is None
 
 
 async def test_an_invalid_policy_is_422_with_line_numbers_and_changes_nothing(

@@ -89,7 +89,7 @@ def encode_event(
     ]
     return OutgoingRecord(
         topic=topic,
-        key=event.lead_key.encode(),
+        key=event.record_key.encode(),
         value=event.model_dump_json().encode(),
         headers=headers,
         event_id=event_id,

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from baton_schemas import topics
-from baton_schemas.events import EVENT_MODELS, BatonEvent
+from baton_schemas.events import EVENT_MODELS, BatonEvent, LeadEvent
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE = "urn:baton:schema:"
@@ -75,6 +75,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "sla-monitor", "receive", topics.FEEDBACK_TRACEABLE, "Stop the clock on a qualifying touch."
     ),
+    Operation("router", "send", topics.POLICY_EVENTS, "Publish each policy version it activates."),
+    Operation("sla-monitor", "receive", topics.POLICY_EVENTS, "Keep every version's SLA terms."),
 )
 """Who sends and receives what, as known now. Keep in step with the services."""
 
@@ -208,16 +210,19 @@ def _headers_schema() -> dict[str, Any]:
 
 
 def _lead_key_schema() -> dict[str, Any]:
-    lead_key = BatonEvent.model_json_schema()["properties"]["lead_key"]
+    lead_key = LeadEvent.model_json_schema()["properties"]["lead_key"]
     return {
         "type": "string",
         "minLength": lead_key["minLength"],
         "maxLength": lead_key["maxLength"],
-        "description": (
-            "The record key is the lead key (UTF-8), the same as the payload's `lead_key`, "
-            "so one lead's events stay in order on one partition."
-        ),
+        "description": LeadEvent.key_description,
     }
+
+
+def _key_schema(model: type[BatonEvent]) -> dict[str, Any]:
+    if issubclass(model, LeadEvent):
+        return {"$ref": f"#/components/schemas/{LEAD_KEY_SCHEMA}"}
+    return {"type": "string", "description": model.key_description}
 
 
 def _message(model: type[BatonEvent]) -> dict[str, Any]:
@@ -228,7 +233,7 @@ def _message(model: type[BatonEvent]) -> dict[str, Any]:
         **({"summary": doc.splitlines()[0]} if doc else {}),
         "description": (
             f"CloudEvents type `{model.event_type}` on logical topic `{model.topic}`; the "
-            f"record value is the JSON data, the record key the lead key."
+            f"record value is the JSON data. {model.key_description}"
         ),
         "contentType": "application/json",
         "headers": {
@@ -243,7 +248,7 @@ def _message(model: type[BatonEvent]) -> dict[str, Any]:
         "payload": {"$ref": f"#/components/schemas/{model.event_type}"},
         "bindings": {
             "kafka": {
-                "key": {"$ref": f"#/components/schemas/{LEAD_KEY_SCHEMA}"},
+                "key": _key_schema(model),
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
@@ -269,8 +274,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": (
                 f"Logical topic `{topic}`. The physical topic name is the deployment's "
                 f"prefix followed by it (`BATON_TOPIC_PREFIX`, default empty; see "
-                f"baton_schemas.topics.Topics), e.g. `staging.{topic}`. Records are keyed "
-                f"by lead key."
+                f"baton_schemas.topics.Topics), e.g. `staging.{topic}`. "
+                f"{models[0].key_description}"
             ),
             "messages": {
                 _ident(model.event_type): {

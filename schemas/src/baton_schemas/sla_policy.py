@@ -30,7 +30,14 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from baton_schemas.events.base import Closed
 from baton_schemas.events.lead import WorkingHours
@@ -68,6 +75,16 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _COMPACT.pattern},
+                {"type": "string", "format": "duration"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "90s, 5m, 2h, 1h30m or 2d; ISO 8601 (PT5M); or seconds",
+        }
+    ),
 ]
 
 WEEKDAYS_NINE_TO_FIVE = [WorkingHours(weekday=day, start="09:00", end="17:00") for day in range(5)]

@@ -10,6 +10,7 @@ SLA_EVENTS = "sla.events"
 FEEDBACK_TRACEABLE = "feedback.traceable"
 FEEDBACK_CLOSED_DEALS = "feedback.closed-deals"
 CRM_ACTIVITY = "crm.activity"
+POLICY_EVENTS = "policy.events"
 DEAD_LETTER = "deadletter"
 
 
@@ -46,6 +47,10 @@ class Topics:
     def crm_activity(self) -> str:
         return self.name(CRM_ACTIVITY)
 
+    @property
+    def policy_events(self) -> str:
+        return self.name(POLICY_EVENTS)
+
     def dead_letter(self, service: str) -> str:
         """One dead-letter topic per service, like one DLQ per Kafka Connect connector."""
         return self.name(f"{DEAD_LETTER}.{service}")
@@ -60,5 +65,6 @@ class Topics:
             self.feedback_traceable,
             self.feedback_closed_deals,
             self.crm_activity,
+            self.policy_events,
         ]
         return shared + [self.dead_letter(service) for service in services]

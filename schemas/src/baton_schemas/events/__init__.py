@@ -1,8 +1,9 @@
 """Versioned event models. A change that breaks a consumer is a new version."""
 
-from baton_schemas.events.base import BatonEvent
+from baton_schemas.events.base import BatonEvent, LeadEvent
 from baton_schemas.events.feedback import FeedbackTraceable
 from baton_schemas.events.lead import LeadAssigned, LeadCaptured
+from baton_schemas.events.policy import PolicyActivated
 from baton_schemas.events.sla import SlaBreached, SlaMet, SlaStarted, SlaWarning
 
 EVENT_MODELS: dict[str, type[BatonEvent]] = {
@@ -15,6 +16,7 @@ EVENT_MODELS: dict[str, type[BatonEvent]] = {
         SlaBreached,
         SlaMet,
         FeedbackTraceable,
+        PolicyActivated,
     )
 }
 
@@ -24,6 +26,8 @@ __all__ = [
     "FeedbackTraceable",
     "LeadAssigned",
     "LeadCaptured",
+    "LeadEvent",
+    "PolicyActivated",
     "SlaBreached",
     "SlaMet",
     "SlaStarted",

@@ -32,5 +32,24 @@ class BatonEvent(Closed):
 
     event_type: ClassVar[str]
     topic: ClassVar[str]
+    key_description: ClassVar[str]
+    """What the Kafka record key is, for the AsyncAPI document."""
+
+    @property
+    def record_key(self) -> str:
+        raise NotImplementedError
+
+
+class LeadEvent(BatonEvent):
+    """An event about one lead, keyed by it so one lead's events stay in order."""
+
+    key_description: ClassVar[str] = (
+        "The record key is the lead key (UTF-8), the same as the payload's `lead_key`, "
+        "so one lead's events stay in order on one partition."
+    )
 
     lead_key: str = Field(min_length=1, max_length=200, description="Kafka record key")
+
+    @property
+    def record_key(self) -> str:
+        return self.lead_key

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from baton_schemas import topics
-from baton_schemas.events.base import BatonEvent, Closed, UtcDatetime
+from baton_schemas.events.base import Closed, LeadEvent, UtcDatetime
 from baton_schemas.events.lead import Attribution
 
 
@@ -35,7 +35,7 @@ class FeedbackAttribution(Closed):
     owner_id: str | None = None
 
 
-class FeedbackTraceable(BatonEvent):
+class FeedbackTraceable(LeadEvent):
     """Traceable data from sales: an activity, a disposition or a stage change."""
 
     event_type: ClassVar[str] = "baton.feedback.traceable.v1"

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from baton_schemas import topics
-from baton_schemas.events.base import BatonEvent, Closed, UtcDatetime
+from baton_schemas.events.base import Closed, LeadEvent, UtcDatetime
 
 Scalar = str | int | float | bool | None
 
@@ -61,7 +61,7 @@ class Activity(Closed):
     detail: str | None = None
 
 
-class LeadCaptured(BatonEvent):
+class LeadCaptured(LeadEvent):
     """A lead as marketing handed it over, normalised from any source."""
 
     event_type: ClassVar[str] = "baton.lead.captured.v1"
@@ -155,7 +155,7 @@ class LeadSnapshot(Closed):
     captured_at: UtcDatetime | None = None
 
 
-class LeadAssigned(BatonEvent):
+class LeadAssigned(LeadEvent):
     """Who follows the lead up, and why."""
 
     event_type: ClassVar[str] = "baton.lead.assigned.v1"

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from baton_schemas import topics
-from baton_schemas.events.base import BatonEvent, Closed, UtcDatetime
+from baton_schemas.events.base import Closed, LeadEvent, UtcDatetime
 
 
 class Escalation(Closed):
@@ -18,7 +18,7 @@ class Escalation(Closed):
     queue: str | None = Field(default=None, description="target queue for manager_queue")
 
 
-class SlaDeadline(BatonEvent):
+class SlaDeadline(LeadEvent):
     """What every SLA event says about its deadline (one per assignment)."""
 
     deadline_id: str = Field(description="the assignment's event id")

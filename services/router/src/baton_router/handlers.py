@@ -36,7 +36,7 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
             else:
                 decided = None
             if decided is None:
-                log.info("no routing change", event_id=incoming.id, lead_key=event.lead_key)
+                log.info("no routing change", event_id=incoming.id, lead_key=event.record_key)
                 continue
             emitted = batch.emit(decided, topic=topic, traceparent=incoming.envelope.traceparent)
             session.record(emitted, decided, trigger_event_id=incoming.id)

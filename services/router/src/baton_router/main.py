@@ -26,7 +26,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     policies = PolicyCache()
 
     async def seed_policy(runtime: ServiceRuntime) -> None:
-        await ensure_policy(runtime.engine, config.policy_file)
+        await ensure_policy(runtime, config.policy_file)
 
     def consumers(runtime: ServiceRuntime) -> list[ConsumerSpec]:
         return [

@@ -7,13 +7,15 @@ import asyncio
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.policies import activate, active_version
 from baton_router.db.tables import policy_versions
 from baton_router.domain.policy.loader import default_policy_text, load_policy
 from baton_router.domain.policy.model import Policy
+from baton_router.policy_events import announce
 from baton_runtime.logs import get_logger
+from baton_runtime.service import ServiceRuntime
 
 log = get_logger(__name__)
 
@@ -35,20 +37,26 @@ class PolicyCache:
         return self._policy
 
 
-async def ensure_policy(engine: AsyncEngine, policy_file: str | None) -> None:
+async def ensure_policy(runtime: ServiceRuntime, policy_file: str | None) -> None:
     """At startup: activate the configured policy file (or the shipped default when the
-    database has none yet). An invalid file stops the router with the file's errors."""
+    database has none yet), and announce the active version. An invalid file stops the
+    router with the file's errors. The announcement is repeated at every start so a
+    consumer that lost the topic's history (retention, a new deployment) still learns it;
+    consumers keep versions by name, so a repeat changes nothing."""
     if policy_file:
         text = await asyncio.to_thread(Path(policy_file).read_text, encoding="utf-8")
         source = policy_file
     else:
         text, source = default_policy_text(), "shipped default"
     policy = load_policy(text, source)
-    async with engine.begin() as conn:
+    async with runtime.engine.begin() as conn:
         active = await active_version(conn)
         if active is not None and (not policy_file or active[0] == policy.version):
+            policy = load_policy(active[1], f"policy {active[0]}")
+            await announce(runtime, conn, policy, source="router startup (active)")
             return
         await activate(
             conn, version=policy.version, document=text, source=source, actor="router startup"
         )
-        log.info("policy activated", policy_version=policy.version, source=source)
+        await announce(runtime, conn, policy, source=source)
+    log.info("policy activated", policy_version=policy.version, source=source)

@@ -63,7 +63,7 @@ class RoutingSession:
         self._identities_of = {lead.lead_key: identities_of(lead) for lead in captured}
         self._canonical = await canonical_keys(self._conn, self._identities_of)
         keys = set(self._canonical.values()) | {
-            event.lead_key for event in events if not isinstance(event, LeadCaptured)
+            event.record_key for event in events if not isinstance(event, LeadCaptured)
         }
         self._known = await known_leads(self._conn, keys)
         domains = [self._assess(lead)[1] for lead in captured]

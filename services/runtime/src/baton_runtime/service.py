@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.consumer import EventConsumer, Handler
 from baton_runtime.db import create_engine, ping
@@ -25,7 +25,7 @@ from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.outbox import Outbox, OutboxRelay, RecentRecords
 from baton_runtime.settings import ServiceSettings
 from baton_runtime.tables import RuntimeTables
-from baton_schemas import BatonEvent
+from baton_schemas import BatonEvent, encode_event
 
 log = get_logger(__name__)
 
@@ -83,6 +83,13 @@ class ServiceRuntime:
     @property
     def source(self) -> str:
         return f"/baton/{self.settings.service_name}"
+
+    async def emit(self, conn: AsyncConnection, event: BatonEvent, *, topic: str) -> None:
+        """Write `event` to the outbox in the caller's transaction (outside a consumer
+        batch). The relay publishes it once that commits; `relay.wake()` after the commit
+        publishes it at once instead of at the next poll."""
+        record = encode_event(event, topic=topic, source=self.source)
+        await self.outbox.add(conn, [record])
 
     def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
         settings = self.settings

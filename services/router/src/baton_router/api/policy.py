@@ -31,6 +31,8 @@ from baton_router.db.policies import activate, active_version
 from baton_router.db.tables import policy_versions, pools
 from baton_router.domain.policy.loader import PolicyError, PolicyProblem, load_policy
 from baton_router.domain.policy.model import Policy
+from baton_router.policy_events import announce
+from baton_runtime.service import ServiceRuntime
 
 YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
@@ -90,7 +92,8 @@ async def activate_document(
 ) -> dict[str, Any]:
     """Make `policy` (parsed from `document`) active. 409 when its version exists with
     other content. Activating the version that is already active changes nothing."""
-    async with engine(request).begin() as conn:
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.engine.begin() as conn:
         # One activation at a time: two would both clear `active` and then collide on the
         # one-active index.
         await conn.execute(text("LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE"))
@@ -113,12 +116,15 @@ async def activate_document(
                 f"policy version {policy.version!r} already exists with other content; "
                 "bump `version` for every change",
             ) from exc
-        return {
+        await announce(runtime, conn, policy, source=source)
+        answer = {
             "version": policy.version,
             "activated": True,
             "previous_version": previous,
             "warnings": await missing_pools(conn, policy),
         }
+    runtime.relay.wake()
+    return answer
 
 
 def policy_router() -> APIRouter:

@@ -25,7 +25,8 @@ async def active_version(conn: AsyncConnection) -> tuple[str, str] | None:
 async def activate(
     conn: AsyncConnection, *, version: str, document: str, source: str, actor: str
 ) -> None:
-    """Make `version` the active policy. A version's document never changes once stored."""
+    """Make `version` the active policy. A version's document never changes once stored.
+    The caller announces it (`announce`) in the same transaction."""
     existing = (
         await conn.execute(
             select(policy_versions.c.document).where(policy_versions.c.version == version)
