@@ -61,6 +61,10 @@ routing:
       when: {field: lead_key, exists: true}
       pool: inbound
   fallback_queue: unassigned
+sla:
+  tiers:
+    hot: {target: 5m, clock: wall}
+  default: {target: 8h, clock: business}
 """
 
 

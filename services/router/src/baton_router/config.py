@@ -21,9 +21,8 @@ class RouterSettings(ServiceSettings):
     # The routing policy (YAML). Unset: the active version in the database, or on first
     # start the shipped default. Set: activated at startup when its version is new.
     policy_file: str | None = None
-    # Bearer keys for the roster, policy, lead and simulation APIs: {"name": "key"}; the
-    # name is what the audit log records as the actor.
-    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    # api_keys (from the base) guard the roster, policy, lead and simulation APIs; the
+    # key's name is what the audit log records as the actor.
 
     # Webhook intake. Secrets per source, a list so one can be rotated (old and new both
     # valid for a while), e.g. ROUTER_WEBHOOK_SECRETS='{"hubspot": ["s1", "s2"],

@@ -19,4 +19,4 @@ async def announce(
     event = PolicyActivated(
         version=policy.version, activated_at=datetime.now(UTC), source=source, sla=policy.sla
     )
-    await runtime.emit(conn, event, topic=runtime.settings.topics.policy_events)
+    await runtime.emit(conn, [event], topic=runtime.settings.topics.policy_events)

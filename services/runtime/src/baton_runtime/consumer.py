@@ -69,6 +69,11 @@ class Batch:
     events: list[IncomingEvent]
     source: str
     emitted: list[OutgoingRecord] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the batch's transaction committed (not if it rolls back)."""
+        self.committed.append(callback)
 
     def emit(
         self, event: BatonEvent, *, topic: str, traceparent: str | None = None
@@ -321,6 +326,8 @@ class EventConsumer:
             batch = Batch(conn=conn, events=fresh, source=self._source)
             await self._handler(batch)
             self._wrote_outbox |= bool(await self._outbox.add(conn, batch.emitted))
+        for callback in batch.committed:
+            callback()
 
     async def _record_in_inbox(
         self, conn: AsyncConnection, events: list[IncomingEvent]

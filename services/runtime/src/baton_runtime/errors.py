@@ -6,10 +6,15 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 
+class NotYet(Exception):
+    """The record needs something that has not arrived yet (on another topic, say) and
+    will: it is retried like an outage, never dead-lettered."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when retrying later can succeed without changing the record: a database or
     broker that is down, restarting or slow. Such failures never dead-letter a record."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, NotYet | OperationalError | InterfaceError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

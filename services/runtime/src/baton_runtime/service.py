@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,6 +36,9 @@ class ConsumerSpec:
     topics: Sequence[str]
     accepts: Sequence[type[BatonEvent]]
     handler: Handler
+    group_suffix: str = ""
+    """A consumer group of its own (`<group>.<suffix>`): topics whose records must not wait
+    behind the service's main topics, or that the main handler waits for."""
 
 
 ConsumerFactory = Callable[["ServiceRuntime"], Sequence[ConsumerSpec]]
@@ -79,22 +83,31 @@ class ServiceRuntime:
         )
         self.consumers: list[EventConsumer] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stoppers: dict[str, Callable[[], None]] = {}
 
     @property
     def source(self) -> str:
         return f"/baton/{self.settings.service_name}"
 
-    async def emit(self, conn: AsyncConnection, event: BatonEvent, *, topic: str) -> None:
-        """Write `event` to the outbox in the caller's transaction (outside a consumer
-        batch). The relay publishes it once that commits; `relay.wake()` after the commit
-        publishes it at once instead of at the next poll."""
-        record = encode_event(event, topic=topic, source=self.source)
-        await self.outbox.add(conn, [record])
+    async def emit(
+        self, conn: AsyncConnection, events: Iterable[BatonEvent], *, topic: str
+    ) -> None:
+        """Write `events` to the outbox in the caller's transaction (outside a consumer
+        batch). The relay publishes them once that commits; `relay.wake()` after the commit
+        publishes them at once instead of at the next poll."""
+        records = [encode_event(event, topic=topic, source=self.source) for event in events]
+        await self.outbox.add(conn, records)
+
+    def spawn(self, name: str, run: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:
+        """Run a background loop of the service (a timer, say) until shutdown, when `stop`
+        asks it to finish; liveness reports it if it ends early."""
+        self._tasks[name] = asyncio.create_task(run, name=name)
+        self._stoppers[name] = stop
 
     def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
         settings = self.settings
         return EventConsumer(
-            consumer=create_consumer(settings),
+            consumer=create_consumer(settings, spec.group_suffix),
             topics=spec.topics,
             handler=spec.handler,
             accepts=spec.accepts,
@@ -141,6 +154,10 @@ class ServiceRuntime:
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.close()
+        for name, stop in self._stoppers.items():
+            stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._tasks[name], 10)
         self.relay.stop()
         relay_task = self._tasks.get("outbox-relay")
         if relay_task is not None:

@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # {"name": "key"}: bearer keys for the service's own API; the name is the actor.
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
 
     consumer_group: str = ""
     # False: this replica serves HTTP only (webhooks, APIs, health) and runs no consumer, so

@@ -1,26 +1,147 @@
-"""Assignments open a follow-up record. Deadlines, warnings and breaches come with the SLA policy."""
+"""The SLA monitor's consumers.
+
+Assignments and touches (one consumer, in partition order per lead):
+- an assignment opens a deadline (`baton.sla.started.v1`) and closes the lead's previous
+  one; an assignment older than the lead's current one is kept, closed, and fires nothing;
+- a qualifying touch meets the lead's open deadline (`baton.sla.met.v1`, late or not);
+- a touch that arrives before its assignment (or for a lead never assigned) is kept and
+  meets the deadline the assignment opens when that arrives, if it happened after it;
+- a redelivered event changes nothing (the runtime's inbox; touches by CRM event id too).
+
+Policy versions (their own consumer group, so an assignment waiting for its version never
+blocks the version it waits for) are stored as they are announced.
+"""
 
 from __future__ import annotations
 
-from baton_runtime.bulk import BulkInsert
-from baton_runtime.consumer import Batch
-from baton_schemas import LeadAssigned
-from baton_sla_monitor.db.tables import deadlines
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-_OPEN = BulkInsert(
-    deadlines,
-    ("assigned_event_id", "lead_key", "owner_id", "tier", "opened_at", "status"),
-    tail="ON CONFLICT DO NOTHING",
+from baton_runtime.consumer import Batch, Handler, IncomingEvent
+from baton_runtime.logs import get_logger
+from baton_schemas import BatonEvent, FeedbackTraceable, LeadAssigned, PolicyActivated
+from baton_sla_monitor.db import store
+from baton_sla_monitor.domain.lifecycle import (
+    Deadline,
+    Touch,
+    close_superseded,
+    meet,
+    open_deadline,
+    superseded_on_arrival,
+    touch_applies,
 )
+from baton_sla_monitor.policies import PolicyBook
+
+log = get_logger(__name__)
+
+Schedule = Callable[[Iterable[tuple[str, datetime]]], None]
 
 
-async def open_deadlines(batch: Batch) -> None:
-    rows = []
+async def store_policies(batch: Batch) -> None:
     for incoming in batch.events:
-        assigned = incoming.event
-        assert isinstance(assigned, LeadAssigned)
-        owner_id = assigned.owner.id if assigned.owner else None
-        rows.append(
-            (incoming.id, assigned.lead_key, owner_id, assigned.tier, assigned.assigned_at, "open")
-        )
-    await _OPEN.execute(batch.conn, rows)
+        assert isinstance(incoming.event, PolicyActivated)
+        await store.store_policy(batch.conn, incoming.event)
+
+
+def lifecycle_handler(policies: PolicyBook, topic: str, schedule: Schedule) -> Handler:
+    """`schedule` hands the timer the next fire time of every deadline the batch changed,
+    once the batch committed."""
+
+    async def handle(batch: Batch) -> None:
+        run = _LifecycleRun(batch, policies, topic)
+        await run.load()
+        for incoming in batch.events:
+            if isinstance(incoming.event, LeadAssigned):
+                await run.assigned(incoming, incoming.event)
+            elif isinstance(incoming.event, FeedbackTraceable):
+                await run.touched(incoming, incoming.event)
+        await run.save()
+        due = [(d.deadline_id, d.next_fire_at) for d in run.changed.values() if d.next_fire_at]
+        if due:
+            batch.on_commit(lambda: schedule(due))
+
+    return handle
+
+
+@dataclass
+class _LifecycleRun:
+    """One batch: the leads' open deadlines and waiting touches, changed in memory in
+    record order, written back at the end."""
+
+    batch: Batch
+    policies: PolicyBook
+    topic: str
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    current: dict[str, Deadline] = field(default_factory=dict)
+    waiting: dict[str, list[Touch]] = field(default_factory=dict)
+    changed: dict[str, Deadline] = field(default_factory=dict)
+    touches: dict[str, tuple[Touch, str | None]] = field(default_factory=dict)
+    seen_touches: set[str] = field(default_factory=set)
+
+    async def load(self) -> None:
+        conn = self.batch.conn
+        keys = {incoming.event.record_key for incoming in self.batch.events}
+        crm_ids = [
+            incoming.event.crm_event_id
+            for incoming in self.batch.events
+            if isinstance(incoming.event, FeedbackTraceable)
+        ]
+        self.current = await store.open_deadlines(conn, keys)
+        self.waiting = await store.unmatched_touches(conn, keys)
+        self.seen_touches = await store.stored_touch_ids(conn, crm_ids)
+
+    async def save(self) -> None:
+        await store.save_deadlines(self.batch.conn, self.changed.values())
+        await store.save_touches(self.batch.conn, self.touches)
+
+    async def assigned(self, incoming: IncomingEvent, assigned: LeadAssigned) -> None:
+        conn = self.batch.conn
+        version, sla = await self.policies.for_assignment(conn, assigned, self.now)
+        opened = open_deadline(incoming.id, assigned, sla, version) if sla else None
+        if opened is None:
+            log.info("no SLA for this assignment", lead_key=assigned.lead_key, tier=assigned.tier)
+            return
+        deadline, started = opened
+        previous = self.current.get(assigned.lead_key)
+        if previous is not None and not deadline.supersedes(previous):
+            self._keep(superseded_on_arrival(deadline, self.now))
+            return
+        if previous is not None:
+            close_superseded(previous, assigned.assigned_at)
+            self._keep(previous)
+        self.current[assigned.lead_key] = deadline
+        self._keep(deadline)
+        self._emit(started, incoming)
+        for touch in self.waiting.get(assigned.lead_key, []):
+            if await self._try_meet(deadline, touch, incoming):
+                self.waiting[assigned.lead_key].remove(touch)
+                break
+
+    async def touched(self, incoming: IncomingEvent, feedback: FeedbackTraceable) -> None:
+        touch = Touch.from_feedback(feedback)
+        if touch is None or touch.crm_event_id in self.touches:
+            return
+        if touch.crm_event_id in self.seen_touches:  # the CRM sent it again
+            return
+        self.touches[touch.crm_event_id] = (touch, None)
+        deadline = self.current.get(touch.lead_key)
+        if deadline is None or not await self._try_meet(deadline, touch, incoming):
+            self.waiting.setdefault(touch.lead_key, []).append(touch)
+
+    async def _try_meet(self, deadline: Deadline, touch: Touch, incoming: IncomingEvent) -> bool:
+        if not touch_applies(deadline, touch):
+            return False
+        sla = await self.policies.terms(self.batch.conn, deadline.policy_version)
+        if sla is None or not touch.qualifies(sla):
+            return False
+        self._emit(meet(deadline, touch, sla), incoming)
+        self._keep(deadline)
+        self.touches[touch.crm_event_id] = (touch, deadline.deadline_id)
+        return True
+
+    def _keep(self, deadline: Deadline) -> None:
+        self.changed[deadline.deadline_id] = deadline
+
+    def _emit(self, event: BatonEvent, incoming: IncomingEvent) -> None:
+        self.batch.emit(event, topic=self.topic, traceparent=incoming.envelope.traceparent)

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from baton_router.api.auth import admin_router
 from baton_router.api.validation import engine
 from baton_router.db import admin as db
+from baton_runtime.api_auth import admin_router
 
 Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from baton_router.api.auth import admin_router
 from baton_router.api.validation import engine, invalid, unstorable
 from baton_router.db import admin as db
+from baton_runtime.api_auth import admin_router
 
 MAX_LEAD_KEY = 500
 

@@ -37,7 +37,6 @@ from pydantic import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_router.api.auth import admin_router, require_api_key
 from baton_router.api.validation import ID_PATTERN, Closed, Text, engine, invalid
 from baton_router.db import admin as db
 from baton_router.db.audit import audit
@@ -46,6 +45,7 @@ from baton_router.domain.policy.model import Strategy
 from baton_router.domain.routing.ownership import normalise_domain
 from baton_router.domain.routing.roster import Pool, Rep, Shift
 from baton_router.domain.routing.strategies import share_report
+from baton_runtime.api_auth import admin_router, require_api_key
 
 MAX_CAP = 1_000_000
 MAX_WEIGHT = 1_000.0

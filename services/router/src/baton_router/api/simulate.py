@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, Field, field_validator
 
-from baton_router.api.auth import admin_router
 from baton_router.api.policy import problems_answer
 from baton_router.api.validation import Closed, engine, find_unstorable, invalid
 from baton_router.db import admin as db
@@ -33,6 +32,7 @@ from baton_router.domain.policy.tiers import assess
 from baton_router.domain.routing.engine import route
 from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.policy_cache import PolicyCache
+from baton_runtime.api_auth import admin_router
 
 SIMULATED_EVENT_ID = "simulation"
 """`captured_event_id` of a simulated decision: no captured event exists."""

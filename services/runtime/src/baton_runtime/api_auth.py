@@ -1,7 +1,9 @@
-"""Bearer API keys for the admin APIs (roster, policy, leads, simulation, audit).
+"""Bearer API keys for the services' own APIs (the router's admin APIs, the SLA monitor's
+numbers).
 
-Keys come from `ROUTER_API_KEYS` (`{"name": "key"}`); the name of the matching key is
-the actor the audit log records. A missing or malformed `Authorization` header is 401
+Keys come from the service's `API_KEYS` setting (`ROUTER_API_KEYS`,
+`SLA_MONITOR_API_KEYS`, ...: `{"name": "key"}`); the name of the matching key is the actor
+an audit log records. A missing or malformed `Authorization` header is 401
 (with `WWW-Authenticate: Bearer`), a well-formed but unknown key 403, and with no keys
 configured every admin call is 403. Keys are compared in constant time.
 
@@ -30,7 +32,7 @@ MAX_ADMIN_BODY_BYTES = 2 * 1024 * 1024
 """Policy documents (also inside a simulation request) are at most 1,000,000 characters."""
 
 _ACTOR = "baton_api_actor"
-_bearer_scheme = HTTPBearer(auto_error=False, description="ROUTER_API_KEYS")
+_bearer_scheme = HTTPBearer(auto_error=False, description="<SERVICE>_API_KEYS")
 
 
 def _challenge(detail: str, error: str | None = None) -> HTTPException:
@@ -59,9 +61,11 @@ def authenticate(request: Request) -> str:
     cached = request.scope.get(_ACTOR)
     if isinstance(cached, str):
         return cached
-    keys: Mapping[str, str] = getattr(request.app.state.settings, "api_keys", None) or {}
+    settings = request.app.state.settings
+    keys: Mapping[str, str] = settings.api_keys
     if not any(keys.values()):
-        raise HTTPException(403, "no API keys configured (ROUTER_API_KEYS)")
+        prefix = type(settings).model_config.get("env_prefix", "")
+        raise HTTPException(403, f"no API keys configured ({prefix}API_KEYS)")
     header = request.headers.get("authorization")
     if header is None:
         raise _challenge("missing Authorization header; send 'Authorization: Bearer <key>'")
