@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 from baton_runtime.consumer import Batch, Handler, IncomingEvent
 from baton_runtime.logs import get_logger
-from baton_schemas import BatonEvent, FeedbackTraceable, LeadAssigned, PolicyActivated
+from baton_schemas import FeedbackTraceable, LeadAssigned, PolicyActivated
+from baton_schemas.events.sla import SlaDeadline
 from baton_sla_monitor.db import store
 from baton_sla_monitor.domain.lifecycle import (
     Deadline,
@@ -31,6 +32,7 @@ from baton_sla_monitor.domain.lifecycle import (
     superseded_on_arrival,
     touch_applies,
 )
+from baton_sla_monitor.metrics import SlaMetrics
 from baton_sla_monitor.policies import PolicyBook
 
 log = get_logger(__name__)
@@ -44,7 +46,9 @@ async def store_policies(batch: Batch) -> None:
         await store.store_policy(batch.conn, incoming.event)
 
 
-def lifecycle_handler(policies: PolicyBook, topic: str, schedule: Schedule) -> Handler:
+def lifecycle_handler(
+    policies: PolicyBook, topic: str, schedule: Schedule, metrics: SlaMetrics
+) -> Handler:
     """`schedule` hands the timer the next fire time of every deadline the batch changed,
     once the batch committed."""
 
@@ -58,8 +62,8 @@ def lifecycle_handler(policies: PolicyBook, topic: str, schedule: Schedule) -> H
                 await run.touched(incoming, incoming.event)
         await run.save()
         due = [(d.deadline_id, d.next_fire_at) for d in run.changed.values() if d.next_fire_at]
-        if due:
-            batch.on_commit(lambda: schedule(due))
+        batch.on_commit(lambda: schedule(due))
+        batch.on_commit(lambda: metrics.count(run.published))
 
     return handle
 
@@ -78,6 +82,7 @@ class _LifecycleRun:
     changed: dict[str, Deadline] = field(default_factory=dict)
     touches: dict[str, tuple[Touch, str | None]] = field(default_factory=dict)
     seen_touches: set[str] = field(default_factory=set)
+    published: list[SlaDeadline] = field(default_factory=list)
 
     async def load(self) -> None:
         conn = self.batch.conn
@@ -143,5 +148,6 @@ class _LifecycleRun:
     def _keep(self, deadline: Deadline) -> None:
         self.changed[deadline.deadline_id] = deadline
 
-    def _emit(self, event: BatonEvent, incoming: IncomingEvent) -> None:
+    def _emit(self, event: SlaDeadline, incoming: IncomingEvent) -> None:
+        self.published.append(event)
         self.batch.emit(event, topic=self.topic, traceparent=incoming.envelope.traceparent)

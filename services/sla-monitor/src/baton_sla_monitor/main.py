@@ -14,6 +14,7 @@ from baton_sla_monitor.api.sla import sla_router
 from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.db.tables import runtime_tables
 from baton_sla_monitor.handlers import lifecycle_handler, store_policies
+from baton_sla_monitor.metrics import SlaMetrics
 from baton_sla_monitor.policies import PolicyBook
 from baton_sla_monitor.timer import DeadlineTimer
 
@@ -27,8 +28,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     def consumers(runtime: ServiceRuntime) -> list[ConsumerSpec]:
         """The consumers, and the timer that fires what they open (an HTTP-only replica,
         `consumers_enabled=false`, runs neither)."""
+        metrics = SlaMetrics(runtime.metrics.registry)
         timer = DeadlineTimer(
-            runtime, policies, rescan_s=config.timer_rescan_s, horizon_s=config.timer_horizon_s
+            runtime,
+            policies,
+            metrics,
+            rescan_s=config.timer_rescan_s,
+            horizon_s=config.timer_horizon_s,
         )
         if config.consumers_enabled:
             runtime.spawn("sla-timer", timer.run(), timer.stop)
@@ -37,7 +43,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ConsumerSpec(
                 topics=[topics.leads_assigned, topics.feedback_traceable],
                 accepts=[LeadAssigned, FeedbackTraceable],
-                handler=lifecycle_handler(policies, topics.sla_events, timer.schedule),
+                handler=lifecycle_handler(policies, topics.sla_events, timer.schedule, metrics),
             ),
             ConsumerSpec(
                 topics=[topics.policy_events],

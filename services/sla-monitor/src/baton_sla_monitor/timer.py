@@ -26,6 +26,7 @@ from baton_runtime.service import ServiceRuntime
 from baton_schemas import SlaBreached, SlaWarning
 from baton_sla_monitor.db import store
 from baton_sla_monitor.domain.lifecycle import Deadline, fire_due
+from baton_sla_monitor.metrics import SlaMetrics
 from baton_sla_monitor.policies import PolicyBook
 
 log = get_logger(__name__)
@@ -36,12 +37,14 @@ class DeadlineTimer:
         self,
         runtime: ServiceRuntime,
         policies: PolicyBook,
+        metrics: SlaMetrics,
         *,
         rescan_s: float,
         horizon_s: float,
     ) -> None:
         self._runtime = runtime
         self._policies = policies
+        self._metrics = metrics
         self._topic = runtime.settings.topics.sla_events
         self._rescan_s = rescan_s
         self._horizon = timedelta(seconds=horizon_s)
@@ -60,15 +63,12 @@ class DeadlineTimer:
             if at <= limit and self._planned.get(deadline_id) != at:
                 self._planned[deadline_id] = at
                 heapq.heappush(self._heap, (at, deadline_id))
+        self._metrics.planned.set(len(self._planned))
         self._wake.set()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-
-    @property
-    def planned(self) -> int:
-        return len(self._planned)
 
     async def run(self) -> None:
         backoff = 0.1
@@ -135,9 +135,13 @@ class DeadlineTimer:
                 sla = await self._policies.terms(conn, deadline.policy_version)
                 if sla is None:  # a version without terms opens no deadlines
                     continue
+                if deadline.next_fire_at is not None:
+                    lateness = (now - deadline.next_fire_at).total_seconds()
+                    self._metrics.fire_delay.observe(max(lateness, 0.0))
                 fired += fire_due(deadline, now, sla, breached.get(deadline.lead_key, ()))
             await self._runtime.emit(conn, fired, topic=self._topic)
             await store.save_deadlines(conn, due)
+        self._metrics.count(fired)
         self._runtime.relay.wake()
         self.schedule(_next_steps(due))
         return len(due)

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             create_topics(bootstrap, Topics(os.environ.get("BATON_TOPIC_PREFIX", "")).all_for())
         )
         for service in SERVICES:
-            extra = dev.router_env() if service.name == "router" else {}
+            extra = dev.env_for(service.name)
             for name in list(extra):
                 if name in os.environ:  # the operator's own secrets and keys win
                     del extra[name]
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         if seed_demo_roster(router, dev.api_key):
             print("\nSeeded a demo roster (6 reps, 5 pools) for the shipped policy.")
         print(
-            f"\nAdmin API key (Bearer) for this machine: {dev.api_key}   (in {data_dir}/dev-secrets.json)"
+            f"\nAPI key (Bearer) for the admin and /sla APIs: {dev.api_key}   (in {data_dir}/dev-secrets.json)"
         )
         print(
             "\nPost a sample lead (signed with Standard Webhooks; the signature is valid 5 minutes):\n"

@@ -64,11 +64,14 @@ class DevSecrets:
         path.chmod(0o600)
         return created
 
-    def router_env(self) -> dict[str, str]:
-        return {
-            "ROUTER_WEBHOOK_SECRETS": json.dumps({"generic": [self.webhook_secret]}),
-            "ROUTER_API_KEYS": json.dumps({"dev": self.api_key}),
-        }
+    def env_for(self, service: str) -> dict[str, str]:
+        """The development secrets a service reads: the API key for every service's own
+        API, the webhook secret for the router."""
+        prefix = service.upper().replace("-", "_")
+        env = {f"{prefix}_API_KEYS": json.dumps({"dev": self.api_key})}
+        if service == "router":
+            env["ROUTER_WEBHOOK_SECRETS"] = json.dumps({"generic": [self.webhook_secret]})
+        return env
 
 
 def signed_headers(secret: str, body: bytes) -> dict[str, str]:
