@@ -22,16 +22,13 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from baton_runtime.backoff import Backoff
 from baton_runtime.bulk import BulkInsert
 from baton_runtime.db import among
-from baton_runtime.errors import is_transient
 from baton_runtime.kafka import publish
-from baton_runtime.logs import get_logger
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.tables import RuntimeTables
 from baton_schemas import OutgoingRecord
-
-log = get_logger(__name__)
 
 # Advisory lock ids are (class, shard); the class is derived from the schema name so
 # that services sharing one database do not contend.
@@ -139,7 +136,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff("outbox relay")
         while not self._stopping:
             self.last_progress = time.monotonic()
             # Cleared before the pass, not after: a commit that wakes us during the pass
@@ -149,14 +146,9 @@ class OutboxRelay:
                 published = await self.publish_pending()
                 await self._refresh_stats()
                 await self._prune()
-                backoff = 0.1
+                backoff.reset()
             except Exception as exc:
-                if not is_transient(exc):
-                    log.exception("outbox relay pass failed")
-                else:
-                    log.warning("outbox relay waiting for infrastructure", error=str(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.pause(exc)
                 continue
             if published >= self._batch_size:
                 continue  # more may be waiting: no sleep

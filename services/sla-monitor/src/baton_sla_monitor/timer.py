@@ -20,16 +20,13 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from baton_runtime.errors import is_transient
-from baton_runtime.logs import get_logger
+from baton_runtime.backoff import Backoff
 from baton_runtime.service import ServiceRuntime
 from baton_schemas import SlaBreached, SlaWarning
 from baton_sla_monitor.db import store
 from baton_sla_monitor.domain.lifecycle import Deadline, fire_due
 from baton_sla_monitor.metrics import SlaMetrics
 from baton_sla_monitor.policies import PolicyBook
-
-log = get_logger(__name__)
 
 
 class DeadlineTimer:
@@ -71,7 +68,7 @@ class DeadlineTimer:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff("SLA timer")
         while not self._stopping:
             self.last_progress = time.monotonic()
             self._wake.clear()
@@ -82,16 +79,11 @@ class DeadlineTimer:
                 due = self._pop_due()
                 if due:
                     await self._fire(due)
-                backoff = 0.1
+                backoff.reset()
             except Exception as exc:
-                if is_transient(exc):
-                    log.warning("SLA timer waiting for the database", error=str(exc))
-                else:
-                    log.exception("SLA timer pass failed")
-                # The rows stay due in the table; the next rescan fires them.
-                self._next_rescan = time.monotonic() + backoff
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                # The rows stay due in the table; the rescan after the pause fires them.
+                self._next_rescan = 0.0
+                await backoff.pause(exc)
                 continue
             await self._sleep()
 
