@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench bench-quick clean
+.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench bench-quick bench-sla clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -67,6 +67,11 @@ bench: install
 
 bench-quick: install
 	$(PY) -m bench --quick
+
+# The SLA monitor: 20,000 assignments taken in, then 20,000 deadlines expiring at once
+# (bench/sla_timer.py); writes bench/results/sla_timer.json.
+bench-sla: install
+	$(PY) -m bench.sla_timer
 
 clean:
 	rm -rf .venv .baton

@@ -11,6 +11,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import report
+from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
 from bench.suite import BenchParams, run_bench
 
@@ -49,3 +50,12 @@ async def test_the_quick_bench_produces_every_figure(
     assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
     assert "(d) 202 -> assignment readable, split replicas" in report.table(figures)
     assert written.exists()
+
+
+async def test_the_sla_timer_bench_runs(
+    embedded_postgres: Any, embedded_broker: Any, tmp_path: Path
+) -> None:
+    with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
+        figures = await run_timer_bench(stack, count=200, target_s=10.0)
+    assert figures.deadlines == 200 and figures.intake_per_second > 0
+    assert 0 <= figures.fire_delay_p50_ms <= figures.fire_delay_p99_ms <= figures.fire_delay_max_ms
