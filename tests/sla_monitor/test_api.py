@@ -123,6 +123,25 @@ async def test_the_sla_api(make_settings) -> None:
         bad_cursor = await client.get("/sla/open", params={"after": "%%%"}, headers=AUTH)
         lead = await client.get(f"/sla/leads/{deadlines[0].lead_key}", headers=AUTH)
         unknown = await client.get("/sla/leads/nobody", headers=AUTH)
+        nul_key = await client.get("/sla/leads/a%00b", headers=AUTH)
+        import base64
+
+        nul_cursor = base64.urlsafe_b64encode(f"{NOW.isoformat()}|d\x00".encode()).decode()
+        bad_cursors = [
+            await client.get("/sla/open", params={"after": cursor}, headers=AUTH)
+            for cursor in (
+                nul_cursor,
+                base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|d").decode(),
+            )
+        ]
+        extremes = [
+            await client.get("/sla/stats", params=params, headers=AUTH)
+            for params in (
+                {"until": "0001-01-01T00:00:00"},
+                {"since": "0001-01-01T00:00:00+01:00"},
+                {"until": "9999-12-31T23:59:00-01:00"},
+            )
+        ]
 
     assert no_key.status_code == 401 and wrong_key.status_code == 403
     assert stats.status_code == 200, stats.text
@@ -160,3 +179,5 @@ async def test_the_sla_api(make_settings) -> None:
     assert lead.json()["deadlines"][0]["deadline_id"] == deadlines[0].deadline_id
     assert lead.json()["deadlines"][0]["owner_name"] == deadlines[0].owner.name  # type: ignore[union-attr]
     assert unknown.status_code == 404
+    assert nul_key.status_code == 422
+    assert [answer.status_code for answer in bad_cursors + extremes] == [422] * 5

@@ -15,6 +15,7 @@ from baton_runtime.testing import (
     DLQ_HEADERS,
     encode_assigned,
     eventually,
+    execute,
     metric,
     produce,
     query,
@@ -179,6 +180,56 @@ async def test_late_and_out_of_order_records(make_settings) -> None:
     assert [t["crm_event_id"] for t in nobody.json()["unmatched_touches"]] == ["crm-nobody"]
     newest_first = [(d["owner_id"], d["status"]) for d in history.json()["deadlines"]]
     assert newest_first[0] == ("rep-2", "open")
+
+
+async def test_assignments_that_open_nothing_still_close_and_stale_ones_change_nothing(
+    make_settings,
+) -> None:
+    """A reassignment into a tier without a target closes the old deadline; an assignment
+    older than a met one opens nothing; one replayed after the inbox forgot it neither."""
+    settings = await prepare(make_settings)
+    no_default = {key: value for key, value in FAST.items() if key != "default"}
+    await announce(settings, no_default)
+    async with serving(settings):
+        t0 = datetime.now(UTC)
+        hot = encode_assigned(settings, sample_assigned("lead-a", assigned_at=t0, tier="hot"))
+        untracked = encode_assigned(
+            settings,
+            sample_assigned("lead-a", assigned_at=t0, tier="nurture", owner_id="rep-2", attempt=2),
+        )
+        met = encode_assigned(settings, sample_assigned("lead-b", assigned_at=t0, attempt=2))
+        older = encode_assigned(
+            settings, sample_assigned("lead-b", assigned_at=t0, attempt=1, owner_id="rep-0")
+        )
+        await produce(
+            settings.kafka_bootstrap, settings.topics.leads_assigned, [hot, untracked, met]
+        )
+        call = touch(settings, "lead-b", "crm-b", t0 + timedelta(milliseconds=100))
+        await produce(settings.kafka_bootstrap, settings.topics.feedback_traceable, [call])
+        await eventually(
+            lambda: scalar(settings, "SELECT count(*) FROM deadlines WHERE status = 'met'"),
+            lambda n: n == 1,
+        )
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [older])
+        await execute(settings, "DELETE FROM inbox WHERE event_id = :id", id=met.event_id)
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [met])
+        await asyncio.sleep(3.5)  # past every rung of the hot deadline
+        events = await sla_events(settings, 10, timeout=1)
+        rows = await query(
+            settings,
+            "SELECT lead_key, attempt, status, closed_reason FROM deadlines ORDER BY 1, 2",
+        )
+
+    assert sorted(kinds(events)) == [
+        ("met", "lead-b"),
+        ("started", "lead-a"),
+        ("started", "lead-b"),
+    ]
+    assert rows == [
+        ("lead-a", 1, "cancelled", "reassigned"),
+        ("lead-b", 1, "cancelled", "superseded"),
+        ("lead-b", 2, "met", "met"),
+    ]
 
 
 async def test_an_assignment_waits_for_its_policy_version(make_settings) -> None:

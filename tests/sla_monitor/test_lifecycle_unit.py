@@ -169,3 +169,26 @@ def test_a_newer_assignment_closes_the_old_deadline() -> None:
         "superseded",
         None,
     )
+
+
+def test_closing_a_met_deadline_changes_nothing_and_an_overdue_one_is_breached() -> None:
+    met_one, _ = opened()
+    meet(met_one, touch(datetime(2025, 3, 17, 9, 15, tzinfo=BERLIN)), SLA)
+    close_superseded(met_one, met_one.due_at + timedelta(hours=1))
+    assert (met_one.status, met_one.closed_reason) == ("met", "met")
+
+    overdue, _ = opened()  # the timer never fired (the monitor was down)
+    close_superseded(overdue, overdue.due_at + timedelta(minutes=1))
+    assert (overdue.status, overdue.breached_at) == ("breached", overdue.due_at)
+
+
+def test_an_unknown_owner_zone_falls_back_to_the_policy_calendar() -> None:
+    event = sample_assigned("lead-z", assigned_at=FRIDAY_1630, tier="warm")
+    event = event.model_copy(
+        update={"owner": ANNA.model_copy(update={"time_zone": "Mars/Olympus"})}
+    )
+    result = open_deadline("a", event, SLA, "v1")
+    assert result is not None
+    # Anna's hours in the policy's zone (UTC): 16:30 Berlin is 15:30 UTC, 90 minutes on
+    # Friday, the other 30 on Monday from 09:00 UTC
+    assert result[0].due_at == datetime(2025, 3, 17, 9, 30, tzinfo=UTC)

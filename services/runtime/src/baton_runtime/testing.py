@@ -193,6 +193,20 @@ async def query(settings: ServiceSettings, sql: str, **params: Any) -> list[tupl
         await engine.dispose()
 
 
+async def execute(settings: ServiceSettings, sql: str, **params: Any) -> None:
+    """Run `sql` in the service's schema and commit (a test reaching into the database)."""
+    from sqlalchemy import text
+
+    from baton_runtime.db import create_engine
+
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(sql), params)
+    finally:
+        await engine.dispose()
+
+
 async def scalar(settings: ServiceSettings, sql: str, **params: Any) -> Any:
     """The first column of the first row of `sql` (None without rows)."""
     rows = await query(settings, sql, **params)

@@ -14,6 +14,7 @@ blocks the version it waits for) are stored as they are announced.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,10 @@ from baton_sla_monitor.policies import PolicyBook
 log = get_logger(__name__)
 
 Schedule = Callable[[Iterable[tuple[str, datetime]]], None]
+
+
+def by_time(touch: Touch) -> datetime:
+    return touch.touched_at
 
 
 async def store_policies(batch: Batch) -> None:
@@ -82,17 +87,27 @@ class _LifecycleRun:
     changed: dict[str, Deadline] = field(default_factory=dict)
     touches: dict[str, tuple[Touch, str | None]] = field(default_factory=dict)
     seen_touches: set[str] = field(default_factory=set)
+    newest: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
     published: list[SlaDeadline] = field(default_factory=list)
 
     async def load(self) -> None:
         conn = self.batch.conn
         keys = {incoming.event.record_key for incoming in self.batch.events}
+        assigned_ids = [
+            incoming.id
+            for incoming in self.batch.events
+            if isinstance(incoming.event, LeadAssigned)
+        ]
         crm_ids = [
             incoming.event.crm_event_id
             for incoming in self.batch.events
             if isinstance(incoming.event, FeedbackTraceable)
         ]
+        await store.lock_leads(conn, keys)
         self.current = await store.open_deadlines(conn, keys)
+        self.newest = await store.newest_assignments(conn, keys)
+        self.kept = await store.existing_deadline_ids(conn, assigned_ids)
         self.waiting = await store.unmatched_touches(conn, keys)
         self.seen_touches = await store.stored_touch_ids(conn, crm_ids)
 
@@ -101,26 +116,32 @@ class _LifecycleRun:
         await store.save_touches(self.batch.conn, self.touches)
 
     async def assigned(self, incoming: IncomingEvent, assigned: LeadAssigned) -> None:
-        conn = self.batch.conn
-        version, sla = await self.policies.for_assignment(conn, assigned, self.now)
+        lead = assigned.lead_key
+        if incoming.id in self.kept:  # replayed after the inbox forgot it
+            return
+        version, sla = await self.policies.for_assignment(self.batch.conn, assigned, incoming.id)
         opened = open_deadline(incoming.id, assigned, sla, version) if sla else None
-        if opened is None:
-            log.info("no SLA for this assignment", lead_key=assigned.lead_key, tier=assigned.tier)
+        order = (assigned.attempt, assigned.assigned_at)
+        newest = self.newest.get(lead)
+        if newest is not None and order <= newest:  # older than the lead's current owner
+            if opened is not None:
+                self._keep(superseded_on_arrival(opened[0], self.now))
             return
-        deadline, started = opened
-        previous = self.current.get(assigned.lead_key)
-        if previous is not None and not deadline.supersedes(previous):
-            self._keep(superseded_on_arrival(deadline, self.now))
-            return
+        self.newest[lead] = order
+        previous = self.current.pop(lead, None)
         if previous is not None:
             close_superseded(previous, assigned.assigned_at)
             self._keep(previous)
-        self.current[assigned.lead_key] = deadline
+        if opened is None:
+            log.info("no SLA for this assignment", lead_key=lead, tier=assigned.tier)
+            return
+        deadline, started = opened
+        self.current[lead] = deadline
         self._keep(deadline)
         self._emit(started, incoming)
-        for touch in self.waiting.get(assigned.lead_key, []):
+        for touch in self.waiting.get(lead, []):
             if await self._try_meet(deadline, touch, incoming):
-                self.waiting[assigned.lead_key].remove(touch)
+                self.waiting[lead].remove(touch)
                 break
 
     async def touched(self, incoming: IncomingEvent, feedback: FeedbackTraceable) -> None:
@@ -132,7 +153,7 @@ class _LifecycleRun:
         self.touches[touch.crm_event_id] = (touch, None)
         deadline = self.current.get(touch.lead_key)
         if deadline is None or not await self._try_meet(deadline, touch, incoming):
-            self.waiting.setdefault(touch.lead_key, []).append(touch)
+            insort(self.waiting.setdefault(touch.lead_key, []), touch, key=by_time)
 
     async def _try_meet(self, deadline: Deadline, touch: Touch, incoming: IncomingEvent) -> bool:
         if not touch_applies(deadline, touch):

@@ -3,7 +3,8 @@ A version never changes once announced, so it is cached for the life of the proc
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,36 +17,46 @@ from baton_sla_monitor.db.store import latest_policy_version, load_policy
 log = get_logger(__name__)
 
 
+class UnknownVersion(LookupError):
+    """No announcement of this policy version has reached the monitor."""
+
+
 class PolicyBook:
     def __init__(self, wait: timedelta) -> None:
-        self._wait = wait
+        self._wait = wait.total_seconds()
         self._known: dict[str, SlaPolicy | None] = {}
+        self._waiting_since: dict[str, float] = {}  # assignment event id -> monotonic
 
     async def terms(self, conn: AsyncConnection, version: str) -> SlaPolicy | None:
         """The SLA terms of a version this monitor has received (None: it has no sla:)."""
         if version not in self._known:
             known, sla = await load_policy(conn, version)
             if not known:
-                raise LookupError(f"policy version {version!r} was never announced")
+                raise UnknownVersion(f"policy version {version!r} was never announced")
             self._known[version] = sla
         return self._known[version]
 
     async def for_assignment(
-        self, conn: AsyncConnection, assigned: LeadAssigned, now: datetime
+        self, conn: AsyncConnection, assigned: LeadAssigned, event_id: str
     ) -> tuple[str, SlaPolicy | None]:
         """(version, terms) to judge `assigned` by: the version stamped on it. The policy
         topic is consumed apart from the assignments, so a new version can arrive a little
-        later than the first lead routed by it: within `wait` of the assignment the record
-        waits for it (retried, not dead-lettered); after that the latest version received
-        stands in, and the deadline records which version it ran by."""
+        later than the first lead routed by it: for `wait` after this monitor first saw the
+        assignment it waits for the version (retried, not dead-lettered); after that the
+        latest version received stands in, and the deadline records which one it ran by."""
         version = assigned.policy_version
         try:
-            return version, await self.terms(conn, version)
-        except LookupError:
+            terms = await self.terms(conn, version)
+        except UnknownVersion:
             pass
+        else:
+            self._waiting_since.pop(event_id, None)
+            return version, terms
+        first_seen = self._waiting_since.setdefault(event_id, time.monotonic())
         latest = await latest_policy_version(conn)
-        if now - assigned.assigned_at < self._wait or latest is None:
+        if time.monotonic() - first_seen < self._wait or latest is None:
             raise NotYet(f"policy version {version!r} not received yet")
+        del self._waiting_since[event_id]
         log.warning(
             "assignment judged by the latest policy version received",
             lead_key=assigned.lead_key,

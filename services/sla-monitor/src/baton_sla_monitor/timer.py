@@ -90,13 +90,15 @@ class DeadlineTimer:
     async def _sleep(self) -> None:
         until = self._next_rescan - time.monotonic()
         if self._heap:
-            until = min(until, self._heap[0][0] - time.time())
+            until = min(until, self._heap[0][0] + 0.001 - time.time())
         if until > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), until)
 
     def _pop_due(self) -> list[str]:
-        now = time.time()
+        # A millisecond late: a hint's float time can round below its row's instant, and
+        # the locked re-check would then find the step not yet due.
+        now = time.time() - 0.001
         due: list[str] = []
         while self._heap and self._heap[0][0] <= now:
             at, deadline_id = heapq.heappop(self._heap)

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import Row
 
 from baton_runtime.api_auth import admin_router
 from baton_runtime.service import ServiceRuntime
 from baton_sla_monitor.db import reports
 
-Name = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+PRINTABLE = r"^[^\x00-\x1f]+$"
+Name = Annotated[str | None, Query(min_length=1, max_length=200, pattern=PRINTABLE)]
+LeadKey = Annotated[str, Path(min_length=1, max_length=200, pattern=PRINTABLE)]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 Dimension = Literal["owner", "team", "tier", "source"]
 DEFAULT_WINDOW = timedelta(days=30)
 
@@ -32,7 +37,7 @@ def sla_router() -> APIRouter:
     router = admin_router(prefix="/sla", tags=["sla"])
 
     @router.get("/leads/{lead_key}")
-    async def lead(request: Request, lead_key: str) -> dict[str, Any]:
+    async def lead(request: Request, lead_key: LeadKey) -> dict[str, Any]:
         async with _runtime(request).engine.connect() as conn:
             found = await reports.lead_deadlines(conn, lead_key)
             waiting = await reports.unmatched_touches(conn, lead_key)
@@ -64,12 +69,13 @@ def sla_router() -> APIRouter:
         cursor = decode_cursor(after) if after else None
         async with _runtime(request).engine.connect() as conn:
             rows = await reports.open_page(
-                conn, owner=owner, team=team, tier=tier, after=cursor, limit=limit
+                conn, owner=owner, team=team, tier=tier, after=cursor, limit=limit + 1
             )
-        last = rows[-1] if len(rows) == limit else None
+        page = rows[:limit]
+        more = len(rows) > limit
         return {
-            "deadlines": [deadline_json(row) for row in rows],
-            "next": encode_cursor(last.due_at, last.deadline_id) if last else None,
+            "deadlines": [deadline_json(row) for row in page],
+            "next": encode_cursor(page[-1].due_at, page[-1].deadline_id) if more else None,
         }
 
     @router.get("/stats")
@@ -79,8 +85,8 @@ def sla_router() -> APIRouter:
         until: datetime | None = None,
         by: Annotated[list[Dimension] | None, Query()] = None,
     ) -> dict[str, Any]:
-        until = _aware(until) if until else datetime.now(UTC)
-        since = _aware(since) if since else until - DEFAULT_WINDOW
+        until = _within_range(until, "until") if until else datetime.now(UTC)
+        since = _within_range(since, "since") if since else max(until - DEFAULT_WINDOW, EARLIEST)
         if since >= until:
             raise HTTPException(422, "`since` must be before `until`")
         dimensions = list(dict.fromkeys(by or reports.DIMENSIONS))
@@ -124,8 +130,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         due_at, deadline_id = raw.split("|", 1)
-        return _aware(datetime.fromisoformat(due_at)), deadline_id
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        if not re.match(PRINTABLE, deadline_id):
+            raise ValueError("control character in the cursor")
+        return _within_range(datetime.fromisoformat(due_at), "after"), deadline_id
+    except (binascii.Error, UnicodeDecodeError, ValueError, HTTPException) as exc:
         raise HTTPException(422, "`after` is not a cursor this API returned") from exc
 
 
@@ -134,8 +142,15 @@ def _runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _within_range(value: datetime, name: str) -> datetime:
+    """`value` as an aware instant (naive is UTC) between 1970 and 9000, else 422."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        if EARLIEST <= aware <= LATEST:
+            return aware
+    except OverflowError:
+        pass
+    raise HTTPException(422, f"`{name}` must be between 1970 and 9000")
 
 
 def _without_group(figures: dict[str, Any]) -> dict[str, Any]:

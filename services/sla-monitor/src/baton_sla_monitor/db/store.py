@@ -5,13 +5,14 @@ deadline id order, the same order the timer locks them in, so the two never dead
 from __future__ import annotations
 
 import json
+import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Select, select, text
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_runtime.bulk import BulkInsert, upsert_tail
@@ -26,6 +27,12 @@ DEADLINE_COLUMNS = tuple(column.name for column in deadlines.columns)
 _SAVE_DEADLINES = BulkInsert(
     deadlines, DEADLINE_COLUMNS, tail=upsert_tail("deadline_id", DEADLINE_COLUMNS)
 )
+# unnest keeps the array's order, so the locks are taken in the order the caller sorted.
+_LOCK_LEADS = text(
+    "SELECT pg_advisory_xact_lock(:lock_class, hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k"
+)
+_LEAD_LOCK_CLASS = zlib.crc32(b"baton.sla-monitor.lead") & 0x7FFFFFFF
+
 SWEEP_BATCH = 500
 """Due deadlines a sweep locks per transaction."""
 _SAVE_TOUCHES = BulkInsert(
@@ -87,6 +94,36 @@ def _row_of(deadline: Deadline) -> tuple[Any, ...]:
 
 async def save_deadlines(conn: AsyncConnection, changed: Iterable[Deadline]) -> None:
     await _SAVE_DEADLINES.execute(conn, [_row_of(deadline) for deadline in changed])
+
+
+async def lock_leads(conn: AsyncConnection, lead_keys: Collection[str]) -> None:
+    """Serialise work on these leads across replicas until the transaction ends. A lead's
+    assignments and touches arrive on two topics whose partitions can belong to different
+    replicas: without this, a touch and the deadline it meets could commit side by side,
+    each unseen by the other. Taken in key order, so two batches never deadlock."""
+    await conn.execute(_LOCK_LEADS, {"lock_class": _LEAD_LOCK_CLASS, "keys": sorted(lead_keys)})
+
+
+async def newest_assignments(
+    conn: AsyncConnection, lead_keys: Collection[str]
+) -> dict[str, tuple[int, datetime]]:
+    """Per lead, (attempt, time) of the newest assignment kept, open or closed."""
+    rows = await conn.execute(
+        select(deadlines.c.lead_key, deadlines.c.attempt, deadlines.c.opened_at)
+        .where(among(deadlines.c.lead_key, lead_keys))
+        .order_by(deadlines.c.lead_key, deadlines.c.attempt.desc(), deadlines.c.opened_at.desc())
+        .ext(distinct_on(deadlines.c.lead_key))
+    )
+    return {row.lead_key: (row.attempt, row.opened_at) for row in rows}
+
+
+async def existing_deadline_ids(conn: AsyncConnection, ids: Collection[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = await conn.execute(
+        select(deadlines.c.deadline_id).where(among(deadlines.c.deadline_id, ids))
+    )
+    return set(rows.scalars())
 
 
 async def open_deadlines(conn: AsyncConnection, lead_keys: Collection[str]) -> dict[str, Deadline]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from baton_schemas.events.lead import Owner, WorkingHours
 from baton_schemas.events.sla import Escalation
@@ -24,7 +24,7 @@ def calendar_for(owner: Owner | None, sla: SlaPolicy) -> BusinessCalendar:
     any, all of it for a lead handed to a queue."""
     fallback = sla.calendar
     hours: list[WorkingHours] = (owner.working_hours if owner else []) or fallback.working_hours
-    zone = owner.time_zone if owner else fallback.time_zone
+    zone = _zone(owner.time_zone if owner else None) or ZoneInfo(fallback.time_zone)
     if owner and owner.country:
         holidays = public_holidays(owner.country, owner.region)
     elif fallback.holidays:
@@ -33,11 +33,22 @@ def calendar_for(owner: Owner | None, sla: SlaPolicy) -> BusinessCalendar:
         holidays = frozenset()
     away = tuple((gone.start, gone.end) for gone in owner.out_of_office) if owner else ()
     return BusinessCalendar(
-        zone=ZoneInfo(zone),
+        zone=zone,
         windows=weekly_windows([(h.weekday, h.start, h.end) for h in hours]),
         holidays=holidays,
         away=away,
     )
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    """The IANA zone `name`, or None when there is none or it is unknown (the assignment
+    comes from any producer on the topic; the policy's zone stands in)."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

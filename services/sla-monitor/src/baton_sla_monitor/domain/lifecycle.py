@@ -60,9 +60,14 @@ class Deadline:
     def is_closed(self) -> bool:
         return self.closed_at is not None
 
+    @property
+    def order(self) -> tuple[int, datetime]:
+        """Where its assignment stands among the lead's: later attempts, then later times."""
+        return self.attempt, self.opened_at
+
     def supersedes(self, other: Deadline) -> bool:
         """True when this assignment is newer than `other` (same lead)."""
-        return (self.attempt, self.opened_at) > (other.attempt, other.opened_at)
+        return self.order > other.order
 
 
 @dataclass(frozen=True)
@@ -204,9 +209,15 @@ def meet(deadline: Deadline, touch: Touch, sla: SlaPolicy) -> SlaMet:
 
 
 def close_superseded(deadline: Deadline, at: datetime) -> None:
-    """A newer assignment of the lead replaced this one: no more warnings or rungs. A
-    deadline that was never breached is cancelled; a breached one stays breached."""
-    if deadline.status == "open":
+    """A newer assignment of the lead replaced this one: no more warnings or rungs. One
+    that was past due by then is breached (even if the timer had not fired yet), one that
+    was not is cancelled; a deadline already closed (met) stays as it was."""
+    if deadline.is_closed:
+        return
+    if deadline.status == "open" and at >= deadline.due_at:
+        deadline.status = "breached"
+        deadline.breached_at = deadline.due_at
+    elif deadline.status == "open":
         deadline.status = "cancelled"
     _close(deadline, at, "reassigned")
 
