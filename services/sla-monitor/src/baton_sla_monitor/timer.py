@@ -77,8 +77,9 @@ class DeadlineTimer:
                     await self._rescan()
                     self._next_rescan = time.monotonic() + self._rescan_s
                 due = self._pop_due()
-                if due:
-                    await self._fire(due)
+                # In slices, so the relay publishes the first while the next are fired.
+                for start in range(0, len(due), store.SWEEP_BATCH):
+                    await self._fire(due[start : start + store.SWEEP_BATCH])
                 backoff.reset()
             except Exception as exc:
                 # The rows stay due in the table; the rescan after the pause fires them.
