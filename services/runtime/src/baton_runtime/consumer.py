@@ -259,10 +259,11 @@ class EventConsumer:
         self._wrote_outbox = False
         if events:
             await self._apply_with_retries(events)
+        if self._wrote_outbox:
+            # The rows are committed: publishing need not wait for the offset commit.
+            self._on_outbox_committed()
         await self._commit(fetched.batches)
         self._count(fetched.batches)
-        if self._wrote_outbox:
-            self._on_outbox_committed()
 
     def _decode(self, record: Record) -> IncomingEvent | None:
         envelope = decode_record(record.key, record.value, record.headers or ())
