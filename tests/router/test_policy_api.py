@@ -15,7 +15,7 @@ from baton_runtime.testing import eventually, query, read_topic
 KEYS = {"ops": "k-ops"}
 OPS = {"Authorization": "Bearer k-ops"}
 YAML = {**OPS, "content-type": "application/yaml"}
-DEFAULT_VERSION = "2025-06-01.1"
+DEFAULT_VERSION = "2025-06-01.2"
 
 
 def policy(version: str, queue: str = "trial-queue") -> str:
@@ -237,3 +237,27 @@ async def test_a_rule_to_an_undefined_pool_is_accepted_with_a_warning(make_setti
     assert answer.status_code == 200, answer.text
     assert answer.json()["activated"] is True
     assert "nobody-home" in answer.json()["warnings"][0]
+
+
+async def test_an_older_shipped_default_is_upgraded_at_startup_an_operators_policy_is_not(
+    make_settings,
+) -> None:
+    from baton_router.config import RouterSettings
+    from baton_router.db.policies import activate
+    from baton_router.main import MIGRATIONS, create_app
+    from baton_runtime.db import create_engine
+    from baton_runtime.testing import prepare_service, serving
+
+    answers = {}
+    for source, version in (("shipped default", "older-1"), ("api", "older-2")):
+        settings = await prepare_service(make_settings, RouterSettings, MIGRATIONS, api_keys=KEYS)
+        engine = create_engine(settings)
+        async with engine.begin() as conn:
+            await activate(
+                conn, version=version, document=policy(version), source=source, actor="test"
+            )
+        await engine.dispose()
+        async with serving(create_app(settings)) as client:
+            answers[source] = (await client.get("/policy", headers=OPS)).json()["version"]
+
+    assert answers == {"shipped default": DEFAULT_VERSION, "api": "older-2"}

@@ -98,8 +98,11 @@ async def activate_document(
         # one-active index.
         await conn.execute(text("LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE"))
         current = await active_version(conn)
-        previous = current[0] if current is not None else None
-        if current is not None and current == (policy.version, document):
+        previous = current.version if current is not None else None
+        if current is not None and (current.version, current.document) == (
+            policy.version,
+            document,
+        ):
             return {
                 "version": policy.version,
                 "activated": False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,16 +12,22 @@ from baton_router.db.audit import audit
 from baton_router.db.tables import policy_versions
 
 
-async def active_version(conn: AsyncConnection) -> tuple[str, str] | None:
-    """(version, document) of the active policy, if one was ever activated."""
+class ActivePolicy(NamedTuple):
+    version: str
+    document: str
+    source: str
+
+
+async def active_version(conn: AsyncConnection) -> ActivePolicy | None:
+    """The active policy, if one was ever activated."""
     row = (
         await conn.execute(
-            select(policy_versions.c.version, policy_versions.c.document).where(
-                policy_versions.c.active
-            )
+            select(
+                policy_versions.c.version, policy_versions.c.document, policy_versions.c.source
+            ).where(policy_versions.c.active)
         )
     ).first()
-    return (row.version, row.document) if row else None
+    return ActivePolicy(row.version, row.document, row.source) if row else None
 
 
 async def activate(

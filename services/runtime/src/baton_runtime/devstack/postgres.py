@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from baton_runtime.devstack.ports import wait_for_port
+from baton_runtime.devstack.ports import port_in_use, wait_for_port
 
 SUPERUSER = "postgres"
 # postgres refuses to run as root; when we are root we run it as this system user.
@@ -110,6 +110,10 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 30.0) -> None:
         self._prepare()
+        if self._pid_file.exists() and not self.is_running():
+            # Left by a server that was killed (SIGKILL, a machine that went away). Its PID
+            # may belong to another process by now, and then PostgreSQL refuses to start.
+            self._pid_file.unlink()
         options = (
             f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
@@ -133,8 +137,24 @@ class EmbeddedPostgres:
         if self.is_running():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
+    @property
+    def _pid_file(self) -> Path:
+        return self.data_dir / "postmaster.pid"
+
     def is_running(self) -> bool:
-        return (self.data_dir / "postmaster.pid").exists()
+        """A server of this data directory is up: its pid file names a live process and its
+        port answers. A pid file alone can be stale."""
+        try:
+            pid = int(self._pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # alive, owned by the postgres system user
+        return port_in_use(self.port)
 
     def destroy(self) -> None:
         self.stop(mode="immediate")
