@@ -12,6 +12,8 @@ from baton_schemas.envelope import (
 from baton_schemas.events import (
     EVENT_MODELS,
     BatonEvent,
+    CrmFeedback,
+    FeedbackDealClosed,
     FeedbackTraceable,
     LeadAssigned,
     LeadCaptured,
@@ -27,8 +29,10 @@ from baton_schemas.topics import Topics
 __all__ = [
     "EVENT_MODELS",
     "BatonEvent",
+    "CrmFeedback",
     "DecodedEvent",
     "EnvelopeError",
+    "FeedbackDealClosed",
     "FeedbackTraceable",
     "LeadAssigned",
     "LeadCaptured",

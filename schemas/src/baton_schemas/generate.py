@@ -76,6 +76,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "sla-monitor", "receive", topics.FEEDBACK_TRACEABLE, "Stop the clock on a qualifying touch."
     ),
     Operation("router", "send", topics.POLICY_EVENTS, "Publish each policy version it activates."),
+    Operation("feedback", "receive", topics.CRM_ACTIVITY, "Take CRM feedback published to Kafka."),
+    Operation(
+        "feedback", "send", topics.FEEDBACK_CLOSED_DEALS, "Publish closed deals, attributed."
+    ),
     Operation("sla-monitor", "receive", topics.POLICY_EVENTS, "Keep every version's SLA terms."),
 )
 """Who sends and receives what, as known now. Keep in step with the services."""

@@ -1,7 +1,7 @@
 """Versioned event models. A change that breaks a consumer is a new version."""
 
 from baton_schemas.events.base import BatonEvent, LeadEvent
-from baton_schemas.events.feedback import FeedbackTraceable
+from baton_schemas.events.feedback import CrmFeedback, FeedbackDealClosed, FeedbackTraceable
 from baton_schemas.events.lead import LeadAssigned, LeadCaptured
 from baton_schemas.events.policy import PolicyActivated
 from baton_schemas.events.sla import SlaBreached, SlaMet, SlaStarted, SlaWarning
@@ -16,6 +16,8 @@ EVENT_MODELS: dict[str, type[BatonEvent]] = {
         SlaBreached,
         SlaMet,
         FeedbackTraceable,
+        FeedbackDealClosed,
+        CrmFeedback,
         PolicyActivated,
     )
 }
@@ -23,6 +25,8 @@ EVENT_MODELS: dict[str, type[BatonEvent]] = {
 __all__ = [
     "EVENT_MODELS",
     "BatonEvent",
+    "CrmFeedback",
+    "FeedbackDealClosed",
     "FeedbackTraceable",
     "LeadAssigned",
     "LeadCaptured",

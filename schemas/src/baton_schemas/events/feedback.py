@@ -1,14 +1,17 @@
-"""Sales feedback to marketing (topic `feedback.traceable`): what happened to a lead and why.
-The router re-routes a lead when a rejection's reason is one the policy names."""
+"""Sales feedback: what CRMs report (`crm.activity`) and what Baton publishes back to
+marketing, attributed to the lead's source and campaign: traceable data
+(`feedback.traceable`: activities, dispositions, stage changes) and closed deals
+(`feedback.closed-deals`). The router re-routes a lead when a rejection's reason is one the
+policy names."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from baton_schemas import topics
-from baton_schemas.events.base import Closed, LeadEvent, UtcDatetime
+from baton_schemas.events.base import BatonEvent, Closed, LeadEvent, UtcDatetime
 from baton_schemas.events.lead import Attribution
 
 
@@ -50,3 +53,67 @@ class FeedbackTraceable(LeadEvent):
     stage: str | None = None
     attribution: FeedbackAttribution = FeedbackAttribution()
     seconds_since_assignment: float | None = None
+
+
+class DealClosed(Closed):
+    outcome: Literal["won", "lost"]
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    lost_reason: str | None = None
+
+
+class FeedbackDealClosed(LeadEvent):
+    """A deal closed, won or lost, attributed to the lead's source and campaign."""
+
+    event_type: ClassVar[str] = "baton.feedback.deal-closed.v1"
+    topic: ClassVar[str] = topics.FEEDBACK_CLOSED_DEALS
+
+    crm_event_id: str
+    closed_at: UtcDatetime
+    closed_by: str | None = Field(default=None, description="the rep who closed it")
+    deal: DealClosed
+    attribution: FeedbackAttribution = FeedbackAttribution()
+    seconds_since_assignment: float | None = None
+
+
+class CrmFeedback(BatonEvent):
+    """What a CRM reports about a lead, on the `crm.activity` topic (and, as JSON, to
+    `POST /feedback`): one activity, disposition, stage change or closed deal. It names the
+    lead by Baton's lead key or by the CRM's own record id for it."""
+
+    event_type: ClassVar[str] = "baton.crm.feedback.v1"
+    topic: ClassVar[str] = topics.CRM_ACTIVITY
+    key_description: ClassVar[str] = (
+        "The record key is the lead key when the CRM knows it, else the CRM's record id, "
+        "so one lead's feedback stays in order on one partition."
+    )
+
+    crm_event_id: str = Field(min_length=1, max_length=200, description="the CRM's id; dedupes")
+    lead_key: str | None = Field(default=None, min_length=1, max_length=200)
+    crm_record_id: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["activity", "disposition", "stage_change", "deal_closed"]
+    occurred_at: UtcDatetime
+    actor_id: str | None = Field(default=None, max_length=200, description="who did it")
+    activity: ActivityDetail | None = None
+    disposition: Disposition | None = None
+    stage: Literal["sales_accepted", "sales_qualified", "opportunity_created"] | None = None
+    deal: DealClosed | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> CrmFeedback:
+        if self.lead_key is None and self.crm_record_id is None:
+            raise ValueError("name the lead: lead_key or crm_record_id")
+        detail = {
+            "activity": self.activity,
+            "disposition": self.disposition,
+            "stage_change": self.stage,
+            "deal_closed": self.deal,
+        }
+        if detail[self.kind] is None:
+            field = "stage" if self.kind == "stage_change" else self.kind.removesuffix("_closed")
+            raise ValueError(f"kind {self.kind!r} needs `{field}`")
+        return self
+
+    @property
+    def record_key(self) -> str:
+        return self.lead_key or f"crm:{self.crm_record_id}"
