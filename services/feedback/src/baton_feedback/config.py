@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from baton_runtime.settings import ServiceSettings
@@ -14,3 +15,12 @@ class FeedbackSettings(ServiceSettings):
     service_name: ClassVar[str] = "feedback"
 
     http_port: int = 8003
+
+    # POST /feedback takes a bearer key (api_keys, from the base: {"client": "key"}) or a
+    # Standard Webhooks signature with one of a client's secrets ({"client": ["whsec_..."]},
+    # a list so a secret can be rotated).
+    webhook_secrets: dict[str, list[str]] = Field(default_factory=dict, repr=False)
+    webhook_tolerance_s: int = Field(default=300, ge=1)
+    max_body_bytes: int = 1024 * 1024
+    max_batch: int = Field(default=1000, ge=1)
+    publish_timeout_s: float = 5.0

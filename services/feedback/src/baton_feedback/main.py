@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from baton_feedback.api.intake import intake_router
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.db.tables import runtime_tables
 from baton_feedback.handlers import record_attribution
@@ -27,5 +28,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         ]
 
     return create_service_app(
-        settings=config, tables=runtime_tables, consumers=consumers, title="Baton feedback"
+        settings=config,
+        tables=runtime_tables,
+        consumers=consumers,
+        routers=[intake_router()],
+        title="Baton feedback",
     )

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MAX_ADMIN_BODY_BYTES = 2 * 1024 * 1024
@@ -97,7 +98,7 @@ class SafeJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
     """FastAPI's error list without the rejected inputs (they can be large, or not
     encodable): each names the field (`loc`) and says what is wrong (`msg`)."""
     errors = []

@@ -1,53 +1,17 @@
-"""Reading a webhook body safely: bounded size, bounded nesting, stable event ids."""
+"""Webhook bodies: forms, and event ids that stay the same on every redelivery."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException
 
-MAX_DEPTH = 32
 MAX_FORM_FIELDS = 1000
 # Namespace for delivery ids derived from the body (uuid5), so a retried delivery gets the
 # same event id and the router's inbox absorbs it even if the first attempt was published.
 DELIVERY_NAMESPACE = uuid.UUID("6f1c2a52-8a4e-4f0e-9d0a-6b1f2f8e5c11")
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def require_utf8(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-
-
-def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
-    try:
-        payload = json.loads(text)
-    except RecursionError as exc:
-        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
-    except ValueError as exc:  # JSONDecodeError; over-long integers
-        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
-    if _depth(payload) > max_depth:
-        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
-    return payload
 
 
 def parse_form(text: str) -> dict[str, str]:
@@ -62,18 +26,6 @@ def parse_form(text: str) -> dict[str, str]:
     except ValueError as exc:
         raise HTTPException(400, f"body is not a valid form: {exc}") from exc
     return dict(pairs)
-
-
-def _depth(value: Any) -> int:
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
 
 
 def delivery_id(source: str, body: bytes, declared: str | None) -> str:

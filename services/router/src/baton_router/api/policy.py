@@ -24,7 +24,6 @@ from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_router.api.body import require_utf8
 from baton_router.api.validation import engine
 from baton_router.db.policies import activate, active_version
 from baton_router.db.tables import policy_versions, pools
@@ -32,6 +31,7 @@ from baton_router.domain.policy.loader import PolicyError, PolicyProblem, load_p
 from baton_router.domain.policy.model import Policy
 from baton_router.policy_events import announce
 from baton_runtime.api_auth import SafeJSONResponse, admin_router, authenticate
+from baton_runtime.http_body import require_utf8
 from baton_runtime.service import ServiceRuntime
 
 YAML_TYPES = frozenset(

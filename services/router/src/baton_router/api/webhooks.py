@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from baton_router.api.body import event_id, parse_form, parse_json, read_limited, require_utf8
+from baton_router.api.body import event_id, parse_form
 from baton_router.config import RouterSettings
 from baton_router.domain.sources import (
     NormalisationError,
@@ -26,6 +26,7 @@ from baton_router.domain.sources import (
     build_sources,
     check_secrets,
 )
+from baton_runtime.http_body import parse_json, read_limited, require_utf8
 from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
 from baton_runtime.service import ServiceRuntime

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from baton_router.domain.sources import generic, hubspot, marketo, mautic
 from baton_router.domain.sources.canonical import Captured, NormalisationError, lead_key_for
 from baton_router.domain.sources.marketo import MappingError, MarketoMapping, load_mapping
-from baton_router.domain.sources.signatures import SignatureError, SignedRequest, standard_webhook
+from baton_runtime.signatures import SignatureError, SignedRequest, standard_webhook
 
 __all__ = [
     "SOURCE_NAMES",

@@ -19,7 +19,7 @@ from baton_router.domain.sources.canonical import (
     lead_key_for,
     validate_lead,
 )
-from baton_router.domain.sources.signatures import SignedRequest, verify_standard_webhooks
+from baton_runtime.signatures import SignedRequest, verify_standard_webhooks
 from baton_schemas import LeadCaptured
 
 NAME = "generic"

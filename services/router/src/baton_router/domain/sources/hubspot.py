@@ -27,7 +27,7 @@ from baton_router.domain.sources.canonical import (
     fingerprint,
     to_text,
 )
-from baton_router.domain.sources.signatures import SignedRequest, verify_hubspot_v3
+from baton_runtime.signatures import SignedRequest, verify_hubspot_v3
 from baton_schemas import LeadCaptured
 
 NAME = "hubspot"

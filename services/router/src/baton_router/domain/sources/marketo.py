@@ -31,7 +31,7 @@ from baton_router.domain.sources.canonical import (
     to_channel,
     to_text,
 )
-from baton_router.domain.sources.signatures import SignedRequest, verify_shared_token
+from baton_runtime.signatures import SignedRequest, verify_shared_token
 
 NAME = "marketo"
 DEFAULT_MAPPING = "marketo_default.yaml"

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from baton_router.domain.sources.canonical import Captured, LeadDraft, fail, fingerprint
-from baton_router.domain.sources.signatures import SignedRequest, verify_mautic
+from baton_runtime.signatures import SignedRequest, verify_mautic
 from baton_schemas import LeadCaptured
 
 NAME = "mautic"

@@ -1,0 +1,121 @@
+"""`POST /feedback`: CRMs and sales tools report activities, dispositions, stage changes
+and closed deals, one event (a JSON object) or a batch (an array).
+
+The caller is a client with a bearer key (`FEEDBACK_API_KEYS`) or one that signs with the
+Standard Webhooks scheme (`FEEDBACK_WEBHOOK_SECRETS`). Every event is checked against
+`baton.crm.feedback.v1` (a 422 names each bad event's index and field, and nothing of the
+batch is taken), then published to `crm.activity`, the topic CRMs that speak Kafka write to,
+so both doors share one consumer. The answer is 202 once the broker has every event, 503
+(retry) when it is unavailable. An event's id derives from its CRM event id, so a CRM that
+sends an event again gets the same id and the consumer absorbs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from baton_feedback.config import FeedbackSettings
+from baton_runtime.api_auth import SafeJSONResponse, authenticate, validation_errors
+from baton_runtime.http_body import parse_json, read_limited, require_utf8
+from baton_runtime.kafka import publish
+from baton_runtime.logs import get_logger
+from baton_runtime.service import ServiceRuntime
+from baton_runtime.signatures import SignatureError, SignedRequest, verify_standard_webhooks
+from baton_schemas import CrmFeedback, encode_event
+
+log = get_logger(__name__)
+
+CRM_EVENT_NAMESPACE = uuid.UUID("0d6b7c1e-52a4-4c1b-9f3e-5a8e2b7d9c40")
+
+
+def feedback_event_id(crm_event_id: str) -> str:
+    return str(uuid.uuid5(CRM_EVENT_NAMESPACE, crm_event_id))
+
+
+def intake_router() -> APIRouter:
+    router = APIRouter(tags=["feedback"], default_response_class=SafeJSONResponse)
+
+    @router.post("/feedback", status_code=202)
+    async def receive(request: Request) -> JSONResponse:
+        runtime: ServiceRuntime = request.app.state.runtime
+        config: FeedbackSettings = request.app.state.settings
+        body = await read_limited(request, config.max_body_bytes)
+        client = _client(request, body, config)
+        payload = parse_json(require_utf8(body))
+        events = _validated(payload, config.max_batch)
+        topic = config.topics.crm_activity
+        records = [
+            encode_event(
+                event,
+                topic=topic,
+                source=runtime.source,
+                event_id=feedback_event_id(event.crm_event_id),
+            )
+            for event in events
+        ]
+        try:
+            await asyncio.wait_for(publish(runtime.producer, records), config.publish_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("broker unavailable, asking the CRM to retry", error=repr(exc))
+            return SafeJSONResponse(
+                {"detail": "broker unavailable, retry later"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.info("feedback accepted", client=client, events=len(records))
+        return SafeJSONResponse(
+            {"event_ids": [record.event_id for record in records]}, status_code=202
+        )
+
+    return router
+
+
+def _client(request: Request, body: bytes, config: FeedbackSettings) -> str:
+    """The calling client: by its Standard Webhooks signature when it signs, else by its
+    bearer key. 401 (or 403 for an unknown key) otherwise."""
+    if "webhook-signature" not in request.headers:
+        return authenticate(request)
+    signed = SignedRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=dict(request.headers),
+        body=body,
+        now=datetime.now(UTC),
+        tolerance_s=config.webhook_tolerance_s,
+    )
+    reason = "no client signs with a secret configured here"
+    for client, secrets in config.webhook_secrets.items():
+        try:
+            verify_standard_webhooks(signed, secrets)
+        except SignatureError as exc:
+            reason = exc.reason
+            continue
+        return client
+    raise HTTPException(401, reason)
+
+
+def _validated(payload: Any, max_batch: int) -> list[CrmFeedback]:
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise HTTPException(422, "an empty batch")
+    if len(items) > max_batch:
+        raise HTTPException(413, f"a batch holds at most {max_batch} events")
+    events: list[CrmFeedback] = []
+    problems: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            events.append(CrmFeedback.model_validate(item))
+        except ValidationError as exc:
+            for problem in validation_errors(exc):
+                problems.append({**problem, "loc": ["body", index, *problem.get("loc", [])]})
+    if problems:
+        raise HTTPException(422, problems)
+    return events

@@ -1,0 +1,57 @@
+"""Reading a request body safely: bounded size, UTF-8, bounded JSON nesting. Every service
+that takes bodies from outside (webhooks, CRM feedback) reads them this way, so a
+client's mistake is a 4xx naming it and never exhausts memory or the stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+MAX_DEPTH = 32
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def require_utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
+
+
+def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
+    try:
+        payload = json.loads(text)
+    except RecursionError as exc:
+        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
+    except ValueError as exc:  # JSONDecodeError; over-long integers
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
+    if _depth(payload) > max_depth:
+        raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
+    return payload
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
