@@ -1,58 +1,49 @@
-"""Assignments feed the attribution read model every outgoing feedback event carries."""
+"""The feedback service's consumer: assignments keep the attribution read model; CRM reports
+(from `crm.activity`, which `POST /feedback` also writes to) are kept, and published back to
+marketing with the lead's attribution: traceable data on `feedback.traceable`, closed deals
+on `feedback.closed-deals`. A report whose lead has no assignment yet waits and is
+published, in the order things happened, when the assignment arrives."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from baton_feedback.db.tables import lead_attribution
-from baton_runtime.bulk import BulkInsert, upsert_tail
-from baton_runtime.consumer import Batch
-from baton_schemas import LeadAssigned
-
-_COLUMNS = (
-    "lead_key",
-    "source",
-    "campaign_id",
-    "campaign_name",
-    "channel",
-    "owner_id",
-    "tier",
-    "score",
-    "assigned_at",
-    "assigned_event_id",
-)
-# A late, older assignment never overwrites a newer one.
-_UPSERT = BulkInsert(
-    lead_attribution,
-    _COLUMNS,
-    tail=upsert_tail("lead_key", _COLUMNS)
-    + ' WHERE "lead_attribution"."assigned_at" <= EXCLUDED."assigned_at"',
-)
+from baton_feedback.db import store
+from baton_feedback.domain.outgoing import outgoing
+from baton_runtime.consumer import Batch, Handler
+from baton_runtime.db import lock_keys
+from baton_schemas import CrmFeedback, FeedbackDealClosed, LeadAssigned, Topics
 
 
-async def record_attribution(batch: Batch) -> None:
-    latest: dict[str, tuple[str, LeadAssigned]] = {}
-    for incoming in batch.events:
-        assigned = incoming.event
-        assert isinstance(assigned, LeadAssigned)
-        kept = latest.get(assigned.lead_key)
-        if kept is not None and kept[1].assigned_at > assigned.assigned_at:
-            continue  # an older assignment later in the batch must not win
-        latest[assigned.lead_key] = (incoming.id, assigned)
-    await _UPSERT.execute(batch.conn, [_row(event_id, a) for event_id, a in latest.values()])
+def feedback_handler(topics: Topics) -> Handler:
+    async def handle(batch: Batch) -> None:
+        conn = batch.conn
+        assignments = [
+            (incoming.id, incoming.event)
+            for incoming in batch.events
+            if isinstance(incoming.event, LeadAssigned)
+        ]
+        reports = [i.event for i in batch.events if isinstance(i.event, CrmFeedback)]
+        keys = {a.lead_key for _, a in assignments} | {r.lead_key for r in reports if r.lead_key}
+        # A report and its lead's assignment can be consumed by two replicas at once.
+        await lock_keys(conn, "baton.feedback.lead", keys)
+        await store.record_attribution(conn, assignments)
+        await store.store_reports(conn, reports)
+        waiting = await store.waiting_reports(conn, keys)
+        known = await store.handoffs(
+            conn, {report.lead_key for report in waiting if report.lead_key}
+        )
+        published = []
+        for report in waiting:
+            handoff = known.get(report.lead_key or "")
+            if handoff is None:
+                continue
+            event = outgoing(report, handoff)
+            topic = (
+                topics.feedback_closed_deals
+                if isinstance(event, FeedbackDealClosed)
+                else topics.feedback_traceable
+            )
+            batch.emit(event, topic=topic)
+            published.append(report.crm_event_id)
+        await store.mark_published(conn, published)
 
-
-def _row(event_id: str, assigned: LeadAssigned) -> tuple[Any, ...]:
-    attribution = assigned.lead.attribution
-    return (
-        assigned.lead_key,
-        assigned.lead.source,
-        attribution.campaign_id,
-        attribution.campaign_name,
-        attribution.channel,
-        assigned.owner.id if assigned.owner else None,
-        assigned.tier,
-        assigned.score.total,
-        assigned.assigned_at,
-        event_id,
-    )
+    return handle

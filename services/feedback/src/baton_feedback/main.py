@@ -1,4 +1,5 @@
-"""The feedback app: consumes assignments into its attribution read model, runs its relay."""
+"""The feedback app: CRM feedback in (POST /feedback, crm.activity), attributed to each
+lead's handoff from its assignments, and published back to marketing."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from fastapi import FastAPI
 from baton_feedback.api.intake import intake_router
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.db.tables import runtime_tables
-from baton_feedback.handlers import record_attribution
+from baton_feedback.handlers import feedback_handler
 from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
 from baton_runtime.settings import ServiceSettings
-from baton_schemas import LeadAssigned
+from baton_schemas import CrmFeedback, LeadAssigned
 
 MIGRATIONS = "baton_feedback:migrations"
 
@@ -21,9 +22,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     def consumers(runtime: ServiceRuntime) -> list[ConsumerSpec]:
         return [
             ConsumerSpec(
-                topics=[config.topics.leads_assigned],
-                accepts=[LeadAssigned],
-                handler=record_attribution,
+                topics=[config.topics.leads_assigned, config.topics.crm_activity],
+                accepts=[LeadAssigned, CrmFeedback],
+                handler=feedback_handler(config.topics),
             )
         ]
 

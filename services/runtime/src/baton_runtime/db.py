@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from baton_runtime.settings import ServiceSettings
 
@@ -41,3 +42,18 @@ def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bo
     one placeholder per value, so every batch size was a new statement for SQLAlchemy to
     render and for asyncpg to prepare; this stays one cached, prepared statement."""
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(:lock_class, hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k"
+)
+
+
+async def lock_keys(conn: AsyncConnection, scope: str, keys: Collection[str]) -> None:
+    """Serialise work on these keys (lead keys, say) across processes until the transaction
+    ends; `scope` names what is locked, so different uses never contend. A lead's records
+    can arrive on two topics whose partitions belong to different replicas: without this,
+    two transactions could each commit unseen by the other. Taken in key order (unnest
+    keeps the array's order), so two transactions never deadlock."""
+    lock_class = zlib.crc32(scope.encode()) & 0x7FFFFFFF
+    await conn.execute(_LOCK_KEYS, {"lock_class": lock_class, "keys": sorted(keys)})

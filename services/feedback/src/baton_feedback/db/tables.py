@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, MetaData, Table, Text
+from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 from baton_runtime.tables import add_runtime_tables
 
@@ -22,4 +23,16 @@ lead_attribution = Table(
     Column("score", Float, nullable=True),
     Column("assigned_at", DateTime(timezone=True), nullable=False),
     Column("assigned_event_id", Text, nullable=False),
+)
+
+crm_feedback = Table(
+    "crm_feedback",
+    metadata,
+    Column("crm_event_id", Text, primary_key=True),  # the CRM's id: a repeat is absorbed
+    Column("lead_key", Text, nullable=True),  # null: named only by a CRM record id
+    Column("crm_record_id", Text, nullable=True),
+    Column("event", JSONB, nullable=False),  # baton.crm.feedback.v1 as received
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),  # null: waiting
+    Index("crm_feedback_waiting", "lead_key", postgresql_where=text("published_at IS NULL")),
 )

@@ -5,18 +5,17 @@ deadline id order, the same order the timer locks them in, so the two never dead
 from __future__ import annotations
 
 import json
-import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_runtime.bulk import BulkInsert, upsert_tail
-from baton_runtime.db import among
+from baton_runtime.db import among, lock_keys
 from baton_schemas import PolicyActivated
 from baton_schemas.events.lead import Owner
 from baton_schemas.sla_policy import SlaPolicy
@@ -27,12 +26,6 @@ DEADLINE_COLUMNS = tuple(column.name for column in deadlines.columns)
 _SAVE_DEADLINES = BulkInsert(
     deadlines, DEADLINE_COLUMNS, tail=upsert_tail("deadline_id", DEADLINE_COLUMNS)
 )
-# unnest keeps the array's order, so the locks are taken in the order the caller sorted.
-_LOCK_LEADS = text(
-    "SELECT pg_advisory_xact_lock(:lock_class, hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k"
-)
-_LEAD_LOCK_CLASS = zlib.crc32(b"baton.sla-monitor.lead") & 0x7FFFFFFF
-
 SWEEP_BATCH = 500
 """Due deadlines a sweep locks per transaction."""
 _SAVE_TOUCHES = BulkInsert(
@@ -97,11 +90,8 @@ async def save_deadlines(conn: AsyncConnection, changed: Iterable[Deadline]) -> 
 
 
 async def lock_leads(conn: AsyncConnection, lead_keys: Collection[str]) -> None:
-    """Serialise work on these leads across replicas until the transaction ends. A lead's
-    assignments and touches arrive on two topics whose partitions can belong to different
-    replicas: without this, a touch and the deadline it meets could commit side by side,
-    each unseen by the other. Taken in key order, so two batches never deadlock."""
-    await conn.execute(_LOCK_LEADS, {"lock_class": _LEAD_LOCK_CLASS, "keys": sorted(lead_keys)})
+    """A touch and the deadline it meets must never commit unseen by each other."""
+    await lock_keys(conn, "baton.sla-monitor.lead", lead_keys)
 
 
 async def newest_assignments(

@@ -1,0 +1,105 @@
+"""CRM reports go back to marketing with the lead's attribution: traceable data and closed
+deals on their own topics; a report that arrives before its lead's assignment waits for it;
+a report sent twice is published once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from feedback_support import prepare, serving
+
+from baton_runtime.testing import (
+    encode_assigned,
+    eventually,
+    produce,
+    read_topic,
+    sample_assigned,
+    scalar,
+)
+from baton_schemas import CrmFeedback, encode_event
+
+T0 = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
+
+
+def report(settings, crm_event_id: str, lead_key: str, minutes: int, **detail):  # type: ignore[no-untyped-def]
+    event = CrmFeedback.model_validate(
+        {
+            "crm_event_id": crm_event_id,
+            "lead_key": lead_key,
+            "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "actor_id": "rep-1",
+            **detail,
+        }
+    )
+    return encode_event(event, topic=settings.topics.crm_activity, source="/test/crm")
+
+
+async def test_reports_are_published_with_attribution_and_early_ones_wait(make_settings) -> None:
+    settings = await prepare(make_settings)
+    call = {"kind": "activity", "activity": {"type": "call", "direction": "outbound"}}
+    rejected = {
+        "kind": "disposition",
+        "disposition": {"status": "rejected", "reason_code": "no_budget"},
+    }
+    won = {"kind": "deal_closed", "deal": {"outcome": "won", "amount": 5000, "currency": "EUR"}}
+    async with serving(settings):
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.leads_assigned,
+            [
+                encode_assigned(
+                    settings, sample_assigned("lead-a", assigned_at=T0, source="hubspot")
+                )
+            ],
+        )
+        first = report(settings, "c-1", "lead-a", 4, **call)
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.crm_activity,
+            [
+                first,
+                report(settings, "c-1", "lead-a", 4, **call),  # sent again: new event id
+                report(settings, "d-1", "lead-a", 600, **won),
+                report(settings, "r-1", "lead-late", 10, **rejected),  # before its assignment
+            ],
+        )
+        await eventually(
+            lambda: scalar(settings, "SELECT count(*) FROM crm_feedback"), lambda n: n == 3
+        )
+        early = await read_topic(
+            settings.kafka_bootstrap, settings.topics.feedback_traceable, 2, timeout=2
+        )
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.leads_assigned,
+            [
+                encode_assigned(
+                    settings, sample_assigned("lead-late", assigned_at=T0, owner_id="rep-2")
+                )
+            ],
+        )
+        traceable = await read_topic(
+            settings.kafka_bootstrap, settings.topics.feedback_traceable, 2
+        )
+        deals = await read_topic(settings.kafka_bootstrap, settings.topics.feedback_closed_deals, 1)
+        extra = await read_topic(
+            settings.kafka_bootstrap, settings.topics.feedback_traceable, 3, timeout=1.5
+        )
+
+    assert [json.loads(r.value)["crm_event_id"] for r in early] == ["c-1"]
+    by_id = {json.loads(r.value)["crm_event_id"]: json.loads(r.value) for r in traceable}
+    touch = by_id["c-1"]
+    assert touch["kind"] == "activity" and touch["activity"]["type"] == "call"
+    assert touch["attribution"]["source"] == "hubspot"
+    assert touch["attribution"]["attribution"]["campaign_id"] == "spring-webinar"
+    assert touch["attribution"]["owner_id"] == "rep-1"
+    assert touch["seconds_since_assignment"] == 240
+    late = by_id["r-1"]
+    assert late["disposition"] == {"status": "rejected", "reason_code": "no_budget", "note": None}
+    assert late["attribution"]["owner_id"] == "rep-2"
+    (deal,) = [json.loads(r.value) for r in deals]
+    assert deal["deal"]["outcome"] == "won" and deal["deal"]["amount"] == 5000
+    assert deal["closed_by"] == "rep-1" and deal["seconds_since_assignment"] == 36000
+    assert deal["attribution"]["source"] == "hubspot"
+    assert len(extra) == 2  # the repeated report was absorbed
