@@ -78,10 +78,16 @@ async def test_feedback_is_published_to_crm_activity(make_settings) -> None:
 
 async def test_mistakes_are_4xx_and_nothing_of_a_bad_batch_is_taken(make_settings) -> None:
     settings = await prepare(
-        make_settings, api_keys=CLIENTS, webhook_secrets={"hubspot-crm": [SECRET]}, max_batch=3
+        make_settings, api_keys=CLIENTS, webhook_secrets={"hubspot-crm": [SECRET]}, max_batch=4
     )
     good = json.dumps([call("ok-1")]).encode()
-    bad_batch = [call("ok-2"), call("bad-1", activity=None), call("bad-2", occurred_at="soon")]
+    unknown_reason = {"status": "rejected", "reason_code": "meh"}
+    bad_batch = [
+        call("ok-2"),
+        call("bad-1", activity=None),
+        call("bad-2", occurred_at="soon"),
+        call("bad-3", kind="disposition", activity=None, disposition=unknown_reason),
+    ]
     async with serving(settings) as client:
         answers = {
             "no auth": await client.post("/feedback", json=call("x")),
@@ -95,7 +101,7 @@ async def test_mistakes_are_4xx_and_nothing_of_a_bad_batch_is_taken(make_setting
                 "/feedback", content=json.dumps([call("ok-9")]).encode(), headers=signed(good)
             ),
             "bad batch": await client.post("/feedback", json=bad_batch, headers=BEARER),
-            "too many": await client.post("/feedback", json=[call("a")] * 4, headers=BEARER),
+            "too many": await client.post("/feedback", json=[call("a")] * 5, headers=BEARER),
             "empty": await client.post("/feedback", json=[], headers=BEARER),
             "not json": await client.post("/feedback", content=b"{", headers=BEARER),
             "deep": await client.post("/feedback", content=b"[" * 100 + b"]" * 100, headers=BEARER),
@@ -124,6 +130,8 @@ async def test_mistakes_are_4xx_and_nothing_of_a_bad_batch_is_taken(make_setting
     assert {(p["loc"][1], p["loc"][2] if len(p["loc"]) > 2 else None) for p in problems} == {
         (1, None),
         (2, "occurred_at"),
+        (3, "disposition"),
     }
+    assert any("'meh' is not one of" in p["msg"] for p in problems)
     assert any("needs `activity`" in p["msg"] for p in problems)
     assert taken == []

@@ -103,3 +103,30 @@ async def test_reports_are_published_with_attribution_and_early_ones_wait(make_s
     assert deal["closed_by"] == "rep-1" and deal["seconds_since_assignment"] == 36000
     assert deal["attribution"]["source"] == "hubspot"
     assert len(extra) == 2  # the repeated report was absorbed
+
+
+async def test_a_rejection_with_an_unlisted_reason_is_dead_lettered_with_the_cause(
+    make_settings,
+) -> None:
+    settings = await prepare(make_settings, max_retries=0)
+    bad = report(
+        settings,
+        "r-9",
+        "lead-a",
+        1,
+        kind="disposition",
+        disposition={"status": "rejected", "reason_code": "meh"},
+    )
+    good = report(settings, "c-9", "lead-a", 2, kind="activity", activity={"type": "email"})
+    async with serving(settings):
+        await produce(settings.kafka_bootstrap, settings.topics.crm_activity, [bad, good])
+        dead = await read_topic(
+            settings.kafka_bootstrap, settings.topics.dead_letter("feedback"), 1
+        )
+        kept = await eventually(
+            lambda: scalar(settings, "SELECT string_agg(crm_event_id, ',') FROM crm_feedback"),
+            lambda ids: ids == "c-9",
+        )
+    assert kept == "c-9"
+    message = dict(dead[0].headers)["__connect.errors.exception.message"].decode()
+    assert "reason_code 'meh'" in message

@@ -24,3 +24,19 @@ class FeedbackSettings(ServiceSettings):
     max_body_bytes: int = 1024 * 1024
     max_batch: int = Field(default=1000, ge=1)
     publish_timeout_s: float = 5.0
+    # The reason codes a rejection may carry, so marketing reads one vocabulary.
+    reject_reasons: list[str] = Field(
+        default=[
+            "bad_fit",
+            "no_budget",
+            "no_authority",
+            "no_need",
+            "bad_timing",
+            "unreachable",
+            "duplicate",
+            "competitor",
+            "student",
+            "spam",
+        ],
+        min_length=1,
+    )

@@ -7,13 +7,16 @@ published, in the order things happened, when the assignment arrives."""
 from __future__ import annotations
 
 from baton_feedback.db import store
-from baton_feedback.domain.outgoing import outgoing
+from baton_feedback.domain.outgoing import check_reason, outgoing
 from baton_runtime.consumer import Batch, Handler
 from baton_runtime.db import lock_keys
 from baton_schemas import CrmFeedback, FeedbackDealClosed, LeadAssigned, Topics
 
 
-def feedback_handler(topics: Topics) -> Handler:
+def feedback_handler(topics: Topics, reject_reasons: list[str]) -> Handler:
+    """A rejection with a reason code outside `reject_reasons` is the record's mistake: it
+    fails and goes to the dead-letter topic with the cause (the HTTP door answers 422)."""
+
     async def handle(batch: Batch) -> None:
         conn = batch.conn
         assignments = [
@@ -22,6 +25,8 @@ def feedback_handler(topics: Topics) -> Handler:
             if isinstance(incoming.event, LeadAssigned)
         ]
         reports = [i.event for i in batch.events if isinstance(i.event, CrmFeedback)]
+        for report in reports:
+            check_reason(report, reject_reasons)
         keys = {a.lead_key for _, a in assignments} | {r.lead_key for r in reports if r.lead_key}
         # A report and its lead's assignment can be consumed by two replicas at once.
         await lock_keys(conn, "baton.feedback.lead", keys)

@@ -24,7 +24,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ConsumerSpec(
                 topics=[config.topics.leads_assigned, config.topics.crm_activity],
                 accepts=[LeadAssigned, CrmFeedback],
-                handler=feedback_handler(config.topics),
+                handler=feedback_handler(config.topics, config.reject_reasons),
             )
         ]
 

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from baton_feedback.config import FeedbackSettings
+from baton_feedback.domain.outgoing import UnknownReason, check_reason
 from baton_runtime.api_auth import SafeJSONResponse, authenticate, validation_errors
 from baton_runtime.http_body import parse_json, read_limited, require_utf8
 from baton_runtime.kafka import publish
@@ -50,7 +51,7 @@ def intake_router() -> APIRouter:
         body = await read_limited(request, config.max_body_bytes)
         client = _client(request, body, config)
         payload = parse_json(require_utf8(body))
-        events = _validated(payload, config.max_batch)
+        events = _validated(payload, config.max_batch, config.reject_reasons)
         topic = config.topics.crm_activity
         records = [
             encode_event(
@@ -102,7 +103,7 @@ def _client(request: Request, body: bytes, config: FeedbackSettings) -> str:
     raise HTTPException(401, reason)
 
 
-def _validated(payload: Any, max_batch: int) -> list[CrmFeedback]:
+def _validated(payload: Any, max_batch: int, reasons: list[str]) -> list[CrmFeedback]:
     items = payload if isinstance(payload, list) else [payload]
     if not items:
         raise HTTPException(422, "an empty batch")
@@ -112,10 +113,17 @@ def _validated(payload: Any, max_batch: int) -> list[CrmFeedback]:
     problems: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
-            events.append(CrmFeedback.model_validate(item))
+            event = CrmFeedback.model_validate(item)
+            check_reason(event, reasons)
         except ValidationError as exc:
             for problem in validation_errors(exc):
                 problems.append({**problem, "loc": ["body", index, *problem.get("loc", [])]})
+            continue
+        except UnknownReason as exc:
+            loc = ["body", index, "disposition", "reason_code"]
+            problems.append({"type": "value_error", "loc": loc, "msg": str(exc)})
+            continue
+        events.append(event)
     if problems:
         raise HTTPException(422, problems)
     return events

@@ -4,6 +4,7 @@ it was assigned. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,21 @@ class Handoff:
             score=self.score,
             assigned_at=self.assigned_at,
             owner_id=self.owner_id,
+        )
+
+
+class UnknownReason(ValueError):
+    """A rejection whose reason code is not in the configured list."""
+
+
+def check_reason(report: CrmFeedback, allowed: Collection[str]) -> None:
+    """A rejection must carry a reason code from the list marketing and sales agreed on."""
+    disposition = report.disposition
+    if disposition is None or disposition.status != "rejected":
+        return
+    if disposition.reason_code not in allowed:
+        raise UnknownReason(
+            f"disposition.reason_code {disposition.reason_code!r} is not one of {sorted(allowed)}"
         )
 
 
