@@ -50,8 +50,8 @@ from baton_router.domain.sources import (
     normalise,
     verify,
 )
-from baton_router.domain.sources import signatures as signature_module
 from baton_router.domain.sources.marketo import MarketoSource
+from baton_runtime import signatures as signature_module
 from baton_schemas import LeadCaptured
 
 RECEIVED = datetime(2024, 3, 14, 9, 31, tzinfo=UTC)
