@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from baton_router.config import RouterSettings
 from baton_router.db.admin import put_roster
 from baton_router.domain.routing.roster import Pool, PoolMember, Rep
@@ -22,7 +20,7 @@ from baton_runtime.devstack.ports import free_port
 from baton_runtime.devstack.topics import create_topics, wait_for_topics
 from baton_runtime.migrations import upgrade
 from bench import proc
-from bench.stack import Stack
+from bench.stack import Stack, wait_for_rows
 
 GENERIC_SECRET = "whsec_" + base64.b64encode(b"baton-bench-generic-secret-01234").decode()
 
@@ -119,7 +117,7 @@ async def router_process(
         yield process
 
 
-PROGRESS = text(
+PROGRESS = (
     "SELECT (SELECT count(*) FROM assignments),"
     " (SELECT count(*) FROM outbox WHERE published_at IS NOT NULL)"
 )
@@ -127,18 +125,4 @@ PROGRESS = text(
 
 async def wait_assigned(settings: RouterSettings, count: int, timeout: float) -> None:
     """Until `count` assignments are committed and as many outbox rows published."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    engine = create_engine(settings)
-    try:
-        while True:
-            async with engine.connect() as conn:
-                committed, published = (await conn.execute(PROGRESS)).one()
-            if committed >= count and published >= count:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(
-                    f"router: {committed} assigned, {published} published of {count}"
-                )
-            await asyncio.sleep(0.2)
-    finally:
-        await engine.dispose()
+    await wait_for_rows(settings, PROGRESS, lambda row: min(row) >= count, timeout, interval=0.2)

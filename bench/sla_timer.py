@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from baton_runtime.db import create_engine
 from baton_runtime.devstack.ports import free_port
 from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
 from baton_runtime.migrations import upgrade
@@ -35,7 +34,7 @@ from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.main import MIGRATIONS
 from bench import proc
 from bench.records import produce_records
-from bench.stack import Stack, embedded_stack, token
+from bench.stack import Stack, embedded_stack, token, wait_for_rows
 
 RESULTS = Path(__file__).parent / "results" / "sla_timer.json"
 
@@ -92,24 +91,6 @@ def assignment_records(
     ]
 
 
-async def wait_deadlines(settings: SlaMonitorSettings, count: int, timeout: float) -> None:
-    from sqlalchemy import text
-
-    engine = create_engine(settings)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            async with engine.connect() as conn:
-                committed = (await conn.execute(text("SELECT count(*) FROM deadlines"))).scalar()
-            if committed is not None and committed >= count:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{committed} of {count} deadlines committed")
-            await asyncio.sleep(0.05)
-    finally:
-        await engine.dispose()
-
-
 async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFigures:
     run = token("sla")
     settings = monitor_settings(stack, run)
@@ -130,7 +111,9 @@ async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFig
         records = assignment_records(settings, count, opened_at)
         await produce_records(stack.bootstrap, settings.topics.leads_assigned, records)
         started = proc.resume(process)
-        await wait_deadlines(settings, count, timeout=target_s)
+        await wait_for_rows(
+            settings, "SELECT count(*) FROM deadlines", lambda row: row[0] >= count, target_s
+        )
         taken_in = time.time() - started
         if datetime.now(UTC) >= due:
             raise RuntimeError(f"intake took {taken_in:.1f}s, past the due time; raise the target")

@@ -3,13 +3,20 @@ plus the topic and database helpers every phase shares."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row
+
+from baton_runtime.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
@@ -66,3 +73,31 @@ def attached_stack(bootstrap: str, database_url: str) -> Iterator[Stack]:
 def token(label: str) -> str:
     """A unique name part, so phases and runs never share topics, groups or schemas."""
     return f"b{label}{uuid.uuid4().hex[:8]}"
+
+
+async def wait_for_rows(
+    settings: ServiceSettings,
+    sql: str,
+    done: Callable[[Row[Any]], bool],
+    timeout: float,
+    interval: float = 0.05,
+) -> None:
+    """Poll `sql` (one row) in the service's schema, on one engine, until `done(row)`."""
+    from sqlalchemy import text
+
+    from baton_runtime.db import create_engine
+
+    statement = text(sql)
+    engine = create_engine(settings)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            async with engine.connect() as conn:
+                row = (await conn.execute(statement)).one()
+            if done(row):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{settings.service_name}: {tuple(row)} after {timeout:.0f}s")
+            await asyncio.sleep(interval)
+    finally:
+        await engine.dispose()

@@ -15,7 +15,6 @@ from baton_runtime.testing import (
     DLQ_HEADERS,
     encode_assigned,
     eventually,
-    execute,
     metric,
     produce,
     query,
@@ -211,7 +210,7 @@ async def test_assignments_that_open_nothing_still_close_and_stale_ones_change_n
             lambda n: n == 1,
         )
         await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [older])
-        await execute(settings, "DELETE FROM inbox WHERE event_id = :id", id=met.event_id)
+        await query(settings, "DELETE FROM inbox WHERE event_id = :id", id=met.event_id)
         await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [met])
         await asyncio.sleep(3.5)  # past every rung of the hot deadline
         events = await sla_events(settings, 10, timeout=1)

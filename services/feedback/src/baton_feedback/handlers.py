@@ -31,8 +31,10 @@ def feedback_handler(topics: Topics, reject_reasons: list[str]) -> Handler:
         # A report and its lead's assignment can be consumed by two replicas at once.
         await lock_keys(conn, "baton.feedback.lead", keys)
         await store.record_attribution(conn, assignments)
-        await store.store_reports(conn, reports)
+        # Read before this batch's reports are stored, so they are not read back.
         waiting = await store.waiting_reports(conn, keys)
+        waiting += await store.store_reports(conn, reports)
+        waiting.sort(key=lambda report: (report.occurred_at, report.crm_event_id))
         known = await store.handoffs(
             conn, {report.lead_key for report in waiting if report.lead_key}
         )

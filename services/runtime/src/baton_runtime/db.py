@@ -6,7 +6,7 @@ import zlib
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, text
+from sqlalchemy import ColumnElement, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -42,6 +42,15 @@ def among(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bo
     one placeholder per value, so every batch size was a new statement for SQLAlchemy to
     render and for asyncpg to prepare; this stays one cached, prepared statement."""
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+
+
+async def present(
+    conn: AsyncConnection, column: ColumnElement[Any], values: Collection[Any]
+) -> set[Any]:
+    """Which of `values` `column` holds (the ids a batch already stored, say)."""
+    if not values:
+        return set()
+    return set((await conn.execute(select(column).where(among(column, values)))).scalars())
 
 
 _LOCK_KEYS = text(

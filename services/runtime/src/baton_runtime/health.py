@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-if TYPE_CHECKING:
-    from baton_runtime.service import ServiceRuntime
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+from baton_runtime.app_state import runtime_of
 
 
 def health_router() -> APIRouter:
@@ -27,14 +21,14 @@ def health_router() -> APIRouter:
 
     @router.get("/livez")
     async def livez(request: Request) -> JSONResponse:
-        problems = _runtime(request).liveness_problems()
+        problems = runtime_of(request).liveness_problems()
         if problems:
             return JSONResponse({"status": "dead", "failing": problems}, status_code=503)
         return JSONResponse({"status": "alive"})
 
     @router.get("/readyz")
     async def readyz(request: Request) -> JSONResponse:
-        runtime = _runtime(request)
+        runtime = runtime_of(request)
         checks = await runtime.readiness_checks()
         failing = [name for name, ok in checks.items() if not ok]
         body = {
@@ -47,7 +41,7 @@ def health_router() -> APIRouter:
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
         return Response(
-            generate_latest(_runtime(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
+            generate_latest(runtime_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
         )
 
     return router

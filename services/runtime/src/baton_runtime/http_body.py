@@ -1,6 +1,7 @@
-"""Reading a request body safely: bounded size, UTF-8, bounded JSON nesting. Every service
-that takes bodies from outside (webhooks, CRM feedback) reads them this way, so a
-client's mistake is a 4xx naming it and never exhausts memory or the stack."""
+"""Reading a request safely: its headers as a signature check sees them, a body of bounded
+size, UTF-8, bounded JSON nesting. Every service that takes bodies from outside (webhooks,
+CRM feedback) reads them this way, so a client's mistake is a 4xx naming it and never
+exhausts memory or the stack."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 MAX_DEPTH = 32
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """Headers by lower-case name; a repeated header's values joined with ", " (RFC 9110)."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -24,14 +24,13 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 def create_consumer(settings: ServiceSettings, group_suffix: str = "") -> AIOKafkaConsumer:
-    group_id, instance_id = settings.group_id, settings.consumer_instance_id
-    if group_suffix:
-        group_id = f"{group_id}.{group_suffix}"
-        instance_id = f"{instance_id}.{group_suffix}" if instance_id else None
+    instance_id = settings.consumer_instance_id
+    if instance_id and group_suffix:
+        instance_id = f"{instance_id}.{group_suffix}"
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"baton-{settings.service_name}",
-        group_id=group_id,
+        group_id=settings.group_for(group_suffix),
         group_instance_id=instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -40,6 +40,20 @@ class ConsumerSpec:
     """A consumer group of its own (`<group>.<suffix>`): topics whose records must not wait
     behind the service's main topics, or that the main handler waits for."""
 
+
+class BackgroundLoop(Protocol):
+    """A loop a service runs beside its consumers (the outbox relay, a timer)."""
+
+    last_progress: float
+    """`time.monotonic()` of the loop's latest turn; liveness reports a loop that stalls."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None:
+        """Ask the loop to finish its turn and return."""
+
+
+RELAY = "outbox-relay"
 
 ConsumerFactory = Callable[["ServiceRuntime"], Sequence[ConsumerSpec]]
 StartupHook = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -83,7 +97,7 @@ class ServiceRuntime:
         )
         self.consumers: list[EventConsumer] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._stoppers: dict[str, Callable[[], None]] = {}
+        self._loops: dict[str, BackgroundLoop] = {}
 
     @property
     def source(self) -> str:
@@ -98,11 +112,11 @@ class ServiceRuntime:
         records = [encode_event(event, topic=topic, source=self.source) for event in events]
         await self.outbox.add(conn, records)
 
-    def spawn(self, name: str, run: Coroutine[Any, Any, None], stop: Callable[[], None]) -> None:
-        """Run a background loop of the service (a timer, say) until shutdown, when `stop`
-        asks it to finish; liveness reports it if it ends early."""
-        self._tasks[name] = asyncio.create_task(run, name=name)
-        self._stoppers[name] = stop
+    def spawn(self, name: str, loop: BackgroundLoop) -> None:
+        """Run a background loop until shutdown; liveness reports it if it ends early or
+        stops making progress."""
+        self._tasks[name] = asyncio.create_task(loop.run(), name=name)
+        self._loops[name] = loop
 
     def build_consumer(self, spec: ConsumerSpec) -> EventConsumer:
         settings = self.settings
@@ -117,7 +131,7 @@ class ServiceRuntime:
             dead_letters=DeadLetters(
                 self.producer,
                 settings.topics.dead_letter(settings.service_name),
-                group=settings.group_id,
+                group=settings.group_for(spec.group_suffix),
                 service=settings.service_name,
             ),
             metrics=self.metrics,
@@ -135,7 +149,7 @@ class ServiceRuntime:
         if not self.settings.consumers_enabled:
             specs = []  # an HTTP-only replica (see ServiceSettings.consumers_enabled)
         if self.settings.outbox_relay_enabled:
-            self._tasks["outbox-relay"] = asyncio.create_task(self.relay.run(), name="outbox-relay")
+            self.spawn(RELAY, self.relay)
         for index, spec in enumerate(specs):
             consumer = self.build_consumer(spec)
             await consumer.start()
@@ -154,15 +168,11 @@ class ServiceRuntime:
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.close()
-        for name, stop in self._stoppers.items():
-            stop()
+        # The relay last: it publishes what the other loops wrote to the outbox.
+        for name in sorted(self._loops, key=lambda name: name == RELAY):
+            self._loops[name].stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tasks[name], 10)
-        self.relay.stop()
-        relay_task = self._tasks.get("outbox-relay")
-        if relay_task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(relay_task, 10)
         with contextlib.suppress(Exception):
             await self.producer.stop()
         await self.engine.dispose()
@@ -175,8 +185,11 @@ class ServiceRuntime:
             for index, consumer in enumerate(self.consumers)
             if stale(consumer.last_progress, limit)
         ]
-        if "outbox-relay" in self._tasks and stale(self.relay.last_progress, limit):
-            problems.append("outbox-relay stalled")
+        problems += [
+            f"{name} stalled"
+            for name, loop in self._loops.items()
+            if stale(loop.last_progress, limit)
+        ]
         return problems
 
     async def readiness_checks(self) -> dict[str, bool]:

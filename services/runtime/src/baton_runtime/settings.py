@@ -78,6 +78,10 @@ class ServiceSettings(BaseSettings):
     def group_id(self) -> str:
         return self.consumer_group or f"baton-{self.service_name}"
 
+    def group_for(self, suffix: str = "") -> str:
+        """The group of a consumer with its own group (`ConsumerSpec.group_suffix`)."""
+        return f"{self.group_id}.{suffix}" if suffix else self.group_id
+
     @property
     def topics(self) -> Topics:
         return Topics(prefix=self.topic_prefix)

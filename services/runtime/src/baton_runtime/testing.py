@@ -180,21 +180,8 @@ async def produce(
 
 
 async def query(settings: ServiceSettings, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of `sql` run in the service's schema."""
-    from sqlalchemy import text
-
-    from baton_runtime.db import create_engine
-
-    engine = create_engine(settings)
-    try:
-        async with engine.connect() as conn:
-            return [tuple(row) for row in (await conn.execute(text(sql), params)).all()]
-    finally:
-        await engine.dispose()
-
-
-async def execute(settings: ServiceSettings, sql: str, **params: Any) -> None:
-    """Run `sql` in the service's schema and commit (a test reaching into the database)."""
+    """Run `sql` in the service's schema and commit; its rows, if it returns any (a test
+    may also reach into the database to change it)."""
     from sqlalchemy import text
 
     from baton_runtime.db import create_engine
@@ -202,7 +189,8 @@ async def execute(settings: ServiceSettings, sql: str, **params: Any) -> None:
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(sql), params)
+            result = await conn.execute(text(sql), params)
+            return [tuple(row) for row in result.all()] if result.returns_rows else []
     finally:
         await engine.dispose()
 

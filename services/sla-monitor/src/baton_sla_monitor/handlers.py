@@ -20,15 +20,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from baton_runtime.consumer import Batch, Handler, IncomingEvent
+from baton_runtime.db import present
 from baton_runtime.logs import get_logger
 from baton_schemas import FeedbackTraceable, LeadAssigned, PolicyActivated
 from baton_schemas.events.sla import SlaDeadline
 from baton_sla_monitor.db import store
+from baton_sla_monitor.db.tables import deadlines, touches
 from baton_sla_monitor.domain.lifecycle import (
     Deadline,
     Touch,
     close_superseded,
     meet,
+    next_steps,
     open_deadline,
     superseded_on_arrival,
     touch_applies,
@@ -66,7 +69,7 @@ def lifecycle_handler(
             elif isinstance(incoming.event, FeedbackTraceable):
                 await run.touched(incoming, incoming.event)
         await run.save()
-        due = [(d.deadline_id, d.next_fire_at) for d in run.changed.values() if d.next_fire_at]
+        due = next_steps(run.changed.values())
         batch.on_commit(lambda: schedule(due))
         batch.on_commit(lambda: metrics.count(run.published))
 
@@ -107,9 +110,9 @@ class _LifecycleRun:
         await store.lock_leads(conn, keys)
         self.current = await store.open_deadlines(conn, keys)
         self.newest = await store.newest_assignments(conn, keys)
-        self.kept = await store.existing_deadline_ids(conn, assigned_ids)
+        self.kept = await present(conn, deadlines.c.deadline_id, assigned_ids)
         self.waiting = await store.unmatched_touches(conn, keys)
-        self.seen_touches = await store.stored_touch_ids(conn, crm_ids)
+        self.seen_touches = await present(conn, touches.c.crm_event_id, crm_ids)
 
     async def save(self) -> None:
         await store.save_deadlines(self.batch.conn, self.changed.values())

@@ -37,7 +37,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             horizon_s=config.timer_horizon_s,
         )
         if config.consumers_enabled:
-            runtime.spawn("sla-timer", timer.run(), timer.stop)
+            runtime.spawn("sla-timer", timer)
         topics = config.topics
         return [
             ConsumerSpec(

@@ -24,7 +24,7 @@ from baton_runtime.backoff import Backoff
 from baton_runtime.service import ServiceRuntime
 from baton_schemas import SlaBreached, SlaWarning
 from baton_sla_monitor.db import store
-from baton_sla_monitor.domain.lifecycle import Deadline, fire_due
+from baton_sla_monitor.domain.lifecycle import fire_due, next_steps
 from baton_sla_monitor.metrics import SlaMetrics
 from baton_sla_monitor.policies import PolicyBook
 
@@ -138,9 +138,5 @@ class DeadlineTimer:
             await store.save_deadlines(conn, due)
         self._metrics.count(fired)
         self._runtime.relay.wake()
-        self.schedule(_next_steps(due))
+        self.schedule(next_steps(due))
         return len(due)
-
-
-def _next_steps(deadlines: Iterable[Deadline]) -> list[tuple[str, datetime]]:
-    return [(d.deadline_id, d.next_fire_at) for d in deadlines if d.next_fire_at is not None]

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.domain.outgoing import UnknownReason, check_reason
 from baton_runtime.api_auth import SafeJSONResponse, authenticate, validation_errors
-from baton_runtime.http_body import parse_json, read_limited, require_utf8
+from baton_runtime.app_state import runtime_of
+from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
 from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
-from baton_runtime.service import ServiceRuntime
 from baton_runtime.signatures import SignatureError, SignedRequest, verify_standard_webhooks
 from baton_schemas import CrmFeedback, encode_event
 
@@ -46,7 +46,7 @@ def intake_router() -> APIRouter:
 
     @router.post("/feedback", status_code=202)
     async def receive(request: Request) -> JSONResponse:
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime = runtime_of(request)
         config: FeedbackSettings = request.app.state.settings
         body = await read_limited(request, config.max_body_bytes)
         client = _client(request, body, config)
@@ -87,7 +87,7 @@ def _client(request: Request, body: bytes, config: FeedbackSettings) -> str:
     signed = SignedRequest(
         method=request.method,
         url=str(request.url),
-        headers=dict(request.headers),
+        headers=request_headers(request),
         body=body,
         now=datetime.now(UTC),
         tolerance_s=config.webhook_tolerance_s,

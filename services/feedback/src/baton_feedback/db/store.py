@@ -78,17 +78,18 @@ async def handoffs(conn: AsyncConnection, lead_keys: Collection[str]) -> dict[st
     return {row.lead_key: Handoff(**row._mapping) for row in rows}
 
 
-async def store_reports(conn: AsyncConnection, reports: Sequence[CrmFeedback]) -> None:
-    """Keep every report not seen before (by CRM event id; a repeat is absorbed)."""
+async def store_reports(conn: AsyncConnection, reports: Sequence[CrmFeedback]) -> list[CrmFeedback]:
+    """Keep every report not seen before (by CRM event id; a repeat is absorbed): the ones
+    that were new."""
     unique = {report.crm_event_id: report for report in reports}
     rows = [
         (r.crm_event_id, r.lead_key, r.crm_record_id, r.model_dump_json()) for r in unique.values()
     ]
-    await _STORE_REPORTS.execute(conn, rows)
+    return [unique[crm_event_id] for crm_event_id in await _STORE_REPORTS.fetch_column(conn, rows)]
 
 
 async def waiting_reports(conn: AsyncConnection, lead_keys: Collection[str]) -> list[CrmFeedback]:
-    """The reports of these leads not published yet, oldest first, locked."""
+    """The reports of these leads kept and not published yet, locked."""
     if not lead_keys:
         return []
     rows = await conn.execute(
@@ -97,8 +98,7 @@ async def waiting_reports(conn: AsyncConnection, lead_keys: Collection[str]) -> 
         .order_by(crm_feedback.c.crm_event_id)
         .with_for_update()
     )
-    reports = [CrmFeedback.model_validate(row.event) for row in rows]
-    return sorted(reports, key=lambda report: (report.occurred_at, report.crm_event_id))
+    return [CrmFeedback.model_validate(row.event) for row in rows]
 
 
 async def mark_published(conn: AsyncConnection, crm_event_ids: Collection[str]) -> None:

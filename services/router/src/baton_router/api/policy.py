@@ -31,8 +31,8 @@ from baton_router.domain.policy.loader import PolicyError, PolicyProblem, load_p
 from baton_router.domain.policy.model import Policy
 from baton_router.policy_events import announce
 from baton_runtime.api_auth import SafeJSONResponse, admin_router, authenticate
+from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import require_utf8
-from baton_runtime.service import ServiceRuntime
 
 YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
@@ -92,7 +92,7 @@ async def activate_document(
 ) -> dict[str, Any]:
     """Make `policy` (parsed from `document`) active. 409 when its version exists with
     other content. Activating the version that is already active changes nothing."""
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
         # One activation at a time: two would both clear `active` and then collide on the
         # one-active index.

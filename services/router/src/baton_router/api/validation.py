@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from baton_runtime.service import ServiceRuntime
+from baton_runtime.app_state import runtime_of
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$"
 """Rep ids and pool names: what is safe in a URL path and a log line."""
@@ -93,5 +93,4 @@ def invalid(
 
 
 def engine(request: Request) -> AsyncEngine:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime.engine
+    return runtime_of(request).engine

@@ -26,10 +26,10 @@ from baton_router.domain.sources import (
     build_sources,
     check_secrets,
 )
-from baton_runtime.http_body import parse_json, read_limited, require_utf8
+from baton_runtime.app_state import runtime_of
+from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
 from baton_runtime.kafka import publish
 from baton_runtime.logs import get_logger
-from baton_runtime.service import ServiceRuntime
 from baton_schemas import OutgoingRecord, encode_event
 
 log = get_logger(__name__)
@@ -71,7 +71,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
 
     @router.post("/webhooks/{source}", status_code=202)
     async def receive(source: str, request: Request) -> JSONResponse:
-        runtime: ServiceRuntime = request.app.state.runtime
+        runtime = runtime_of(request)
         config: RouterSettings = request.app.state.settings
         handler = sources.get(source)
         if handler is None:
@@ -87,7 +87,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         signed = SignedRequest(
             method=request.method,
             url=request_url(request, config.public_base_url),
-            headers=_combined(request),
+            headers=request_headers(request),
             body=body,
             now=now,
             tolerance_s=config.webhook_tolerance_s,
@@ -142,11 +142,3 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         )
 
     return router
-
-
-def _combined(request: Request) -> dict[str, str]:
-    """Headers by lower-case name; a repeated header's values joined with ", " (RFC 9110)."""
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers

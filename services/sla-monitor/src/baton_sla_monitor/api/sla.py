@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy import Row
 
 from baton_runtime.api_auth import admin_router
-from baton_runtime.service import ServiceRuntime
+from baton_runtime.app_state import runtime_of
 from baton_sla_monitor.db import reports
 
 PRINTABLE = r"^[^\x00-\x1f]+$"
@@ -38,7 +38,7 @@ def sla_router() -> APIRouter:
 
     @router.get("/leads/{lead_key}")
     async def lead(request: Request, lead_key: LeadKey) -> dict[str, Any]:
-        async with _runtime(request).engine.connect() as conn:
+        async with runtime_of(request).engine.connect() as conn:
             found = await reports.lead_deadlines(conn, lead_key)
             waiting = await reports.unmatched_touches(conn, lead_key)
         if not found and not waiting:
@@ -67,7 +67,7 @@ def sla_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         cursor = decode_cursor(after) if after else None
-        async with _runtime(request).engine.connect() as conn:
+        async with runtime_of(request).engine.connect() as conn:
             rows = await reports.open_page(
                 conn, owner=owner, team=team, tier=tier, after=cursor, limit=limit + 1
             )
@@ -90,7 +90,7 @@ def sla_router() -> APIRouter:
         if since >= until:
             raise HTTPException(422, "`since` must be before `until`")
         dimensions = list(dict.fromkeys(by or reports.DIMENSIONS))
-        async with _runtime(request).engine.connect() as conn:
+        async with runtime_of(request).engine.connect() as conn:
             groups = await reports.compliance(conn, since, until, dimensions)
         overall = next(group for group in groups if group["group"] is None)
         return {
@@ -135,11 +135,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return _within_range(datetime.fromisoformat(due_at), "after"), deadline_id
     except (binascii.Error, UnicodeDecodeError, ValueError, HTTPException) as exc:
         raise HTTPException(422, "`after` is not a cursor this API returned") from exc
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def _within_range(value: datetime, name: str) -> datetime:

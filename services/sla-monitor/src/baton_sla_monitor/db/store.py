@@ -107,15 +107,6 @@ async def newest_assignments(
     return {row.lead_key: (row.attempt, row.opened_at) for row in rows}
 
 
-async def existing_deadline_ids(conn: AsyncConnection, ids: Collection[str]) -> set[str]:
-    if not ids:
-        return set()
-    rows = await conn.execute(
-        select(deadlines.c.deadline_id).where(among(deadlines.c.deadline_id, ids))
-    )
-    return set(rows.scalars())
-
-
 async def open_deadlines(conn: AsyncConnection, lead_keys: Collection[str]) -> dict[str, Deadline]:
     """The open deadline of each lead (the newest, should there be more), locked."""
     query = (
@@ -197,15 +188,6 @@ async def unmatched_touches(
             )
         )
     return found
-
-
-async def stored_touch_ids(conn: AsyncConnection, crm_event_ids: Collection[str]) -> set[str]:
-    if not crm_event_ids:
-        return set()
-    rows = await conn.execute(
-        select(touches.c.crm_event_id).where(among(touches.c.crm_event_id, crm_event_ids))
-    )
-    return set(rows.scalars())
 
 
 async def save_touches(conn: AsyncConnection, matched: dict[str, tuple[Touch, str | None]]) -> None:

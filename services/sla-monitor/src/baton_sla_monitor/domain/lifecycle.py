@@ -230,6 +230,11 @@ def superseded_on_arrival(deadline: Deadline, at: datetime) -> Deadline:
     return stale
 
 
+def next_steps(deadlines: Iterable[Deadline]) -> list[tuple[str, datetime]]:
+    """(deadline id, fire time) of each deadline's next step, for the timer."""
+    return [(d.deadline_id, d.next_fire_at) for d in deadlines if d.next_fire_at is not None]
+
+
 def touch_applies(deadline: Deadline, touch: Touch) -> bool:
     """A touch counts for a deadline that is still waiting for one, when it happened after
     the assignment (a touch before it belongs to an earlier owner or none)."""
