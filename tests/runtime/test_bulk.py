@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, text
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.bulk import BulkInsert, upsert_tail, write_all
 
 metadata = MetaData()
 things = Table(
@@ -20,6 +20,12 @@ things = Table(
     Column("n", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("doc", JSONB, nullable=False),
+)
+notes = Table(
+    "notes",
+    metadata,
+    Column("thing_id", Text, ForeignKey("things.id"), primary_key=True),
+    Column("note", Text, nullable=False),
 )
 AT = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
@@ -68,3 +74,40 @@ async def test_conflicts_and_returning(engine: Any) -> None:
         assert await fresh.fetch_column(conn, [("a", 9, AT, "{}"), ("b", 2, AT, "{}")]) == ["b"]
         await upsert.execute(conn, [("a", 5, AT, "[]")])
     assert await rows(engine) == [("a", 5, AT, []), ("b", 2, AT, {})]
+
+
+async def test_several_tables_in_one_statement(engine: Any) -> None:
+    columns = ("id", "n", "at", "doc")
+    insert_things = BulkInsert(things, columns, tail=upsert_tail("id", columns))
+    insert_notes = BulkInsert(notes, ("thing_id", "note"))
+    async with engine.begin() as conn:
+        await insert_things.execute(conn, [("a", 1, AT, "{}")])
+    async with engine.begin() as conn:
+        await write_all(
+            conn,
+            [
+                insert_things.of([("a", 2, AT, "{}"), ("b", 3, AT, "[]")]),
+                insert_notes.of([]),  # an empty part is left out of the statement
+                # a row may reference one written beside it: the key is checked at the end
+                insert_notes.of([("b", "new"), ("a", "updated")]),
+            ],
+        )
+    assert await rows(engine) == [("a", 2, AT, {}), ("b", 3, AT, [])]
+    async with engine.connect() as conn:
+        found = await conn.execute(text("SELECT thing_id, note FROM notes ORDER BY thing_id"))
+        assert [tuple(row) for row in found] == [("a", "updated"), ("b", "new")]
+
+
+async def test_one_failing_part_writes_nothing(engine: Any) -> None:
+    insert_things = BulkInsert(things, ("id", "n", "at", "doc"))
+    insert_notes = BulkInsert(notes, ("thing_id", "note"))
+    with pytest.raises(Exception, match="foreign key"):
+        async with engine.begin() as conn:
+            await write_all(
+                conn,
+                [
+                    insert_things.of([("a", 1, AT, "{}")]),
+                    insert_notes.of([("nobody", "dangling")]),
+                ],
+            )
+    assert await rows(engine) == []

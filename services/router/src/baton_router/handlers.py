@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from baton_router.config import RouterSettings
+from baton_router.db.roster import load_routing_state
 from baton_router.policy_cache import PolicyCache
 from baton_router.routing_session import RoutingSession
 from baton_runtime.consumer import Batch, Handler
@@ -21,8 +22,9 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
 
     async def handle(batch: Batch) -> None:
         now = datetime.now(UTC)
-        policy = await policies.current(batch.conn)
-        session = RoutingSession(batch.conn, policy, now)
+        state = await load_routing_state(batch.conn, now, lock=True)
+        policy = await policies.at_version(batch.conn, state.policy_version)
+        session = RoutingSession(batch.conn, policy, now, state.roster)
         await session.prepare([incoming.event for incoming in batch.events])
         for incoming in batch.events:
             event = incoming.event
@@ -40,6 +42,7 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
                 continue
             emitted = batch.emit(decided, topic=topic, traceparent=incoming.envelope.traceparent)
             session.record(emitted, decided, trigger_event_id=incoming.id)
-        await session.flush()
+        for rows in session.writes():
+            batch.write(rows)
 
     return handle

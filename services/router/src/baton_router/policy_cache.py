@@ -30,6 +30,11 @@ class PolicyCache:
         version = (
             await conn.execute(select(policy_versions.c.version).where(policy_versions.c.active))
         ).scalar_one_or_none()
+        return await self.at_version(conn, version)
+
+    async def at_version(self, conn: AsyncConnection, version: str | None) -> Policy:
+        """The active policy, given its version as just read (routing reads it with the
+        roster); the document is read and parsed again only when the version changed."""
         if self._policy is None or version != self._policy.version:
             active = await active_version(conn)
             if active is None:

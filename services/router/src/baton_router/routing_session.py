@@ -1,14 +1,13 @@
 """One consumer batch's routing, inside its transaction.
 
-The policy and the roster (pools and loads locked) are read once; leads are decided in
+The policy and the roster (pools and loads locked) are read once, before the leads; leads are decided in
 order against that snapshot, each decision updating it; `flush` writes the new pool state,
-loads, lead owners, identities and history back together."""
+loads, lead owners, identities and history back together, with the batch's outbox rows."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,18 +16,19 @@ from baton_router.db.leads import (
     Recorded,
     account_owners_for,
     canonical_keys,
+    decision_rows,
     identities_of,
+    identity_rows,
     known_leads,
-    remember_identities,
-    save_decisions,
 )
-from baton_router.db.roster import changed_pools, load_roster, save_loads, save_pools
+from baton_router.db.roster import changed_pools, load_rows, pool_state_rows
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.policy.model import Policy
 from baton_router.domain.policy.tiers import Assessment, assess
 from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
 from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
+from baton_runtime.bulk import Rows
 from baton_schemas import (
     BatonEvent,
     FeedbackTraceable,
@@ -40,12 +40,15 @@ from baton_schemas import (
 
 
 class RoutingSession:
-    def __init__(self, conn: AsyncConnection, policy: Policy, now: datetime) -> None:
+    def __init__(
+        self, conn: AsyncConnection, policy: Policy, now: datetime, roster: RosterSnapshot
+    ) -> None:
+        """`roster` as read (and locked) in `conn`'s transaction (`load_routing_state`)."""
         self._conn = conn
         self.policy = policy
         self.now = now
-        self._roster = RosterSnapshot()
-        self._pools_before: dict[str, Any] = {}
+        self._roster = roster
+        self._pools_before = dict(roster.pools)
         self._canonical: dict[str, str] = {}
         self._known: dict[str, KnownLead] = {}
         self._account_owner: dict[str, str] = {}
@@ -69,8 +72,6 @@ class RoutingSession:
         domains = [self._assess(lead)[1] for lead in captured]
         domains += [known.company_domain for known in self._known.values()]
         self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
-        self._roster = await load_roster(self._conn, self.now, lock=True)
-        self._pools_before = dict(self._roster.pools)
 
     # decisions ---------------------------------------------------------------------
 
@@ -128,11 +129,15 @@ class RoutingSession:
             company_domain=domain,
         )
 
-    async def flush(self) -> None:
-        await save_pools(self._conn, changed_pools(self._pools_before, self._roster.pools))
-        await save_loads(self._conn, self._roster, self._loaded_reps, self.now)
-        await remember_identities(self._conn, self._identities)
-        await save_decisions(self._conn, self._recorded)
+    def writes(self) -> list[Rows]:
+        """What the batch changed, for the consumer to write with the outbox rows: pool
+        state, rep loads, lead identities, the decision history and each lead's owner."""
+        return [
+            *pool_state_rows(changed_pools(self._pools_before, self._roster.pools)),
+            load_rows(self._roster, self._loaded_reps, self.now),
+            identity_rows(self._identities),
+            *decision_rows(self._recorded),
+        ]
 
     # internals ---------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from baton_runtime.bulk import BulkInsert
+from baton_runtime.bulk import BulkInsert, Rows, write_all
 from baton_runtime.deadletter import DeadLetters
 from baton_runtime.errors import is_transient
 from baton_runtime.logs import get_logger
@@ -69,7 +69,13 @@ class Batch:
     events: list[IncomingEvent]
     source: str
     emitted: list[OutgoingRecord] = field(default_factory=list)
+    writes: list[Rows] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def write(self, rows: Rows) -> None:
+        """Write `rows` with the batch's outbox rows, in one statement after the handler
+        returns (for rows nothing in the batch reads back)."""
+        self.writes.append(rows)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the batch's transaction committed (not if it rolls back)."""
@@ -326,7 +332,9 @@ class EventConsumer:
                 return
             batch = Batch(conn=conn, events=fresh, source=self._source)
             await self._handler(batch)
-            self._wrote_outbox |= bool(await self._outbox.add(conn, batch.emitted))
+            await write_all(conn, [*batch.writes, self._outbox.rows(batch.emitted)])
+            self._outbox.written(batch.emitted)
+            self._wrote_outbox |= bool(batch.emitted)
         for callback in batch.committed:
             callback()
 

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.backoff import Backoff
-from baton_runtime.bulk import BulkInsert
+from baton_runtime.bulk import BulkInsert, Rows, write_all
 from baton_runtime.db import among
 from baton_runtime.kafka import publish
 from baton_runtime.metrics import RuntimeMetrics
@@ -31,11 +31,15 @@ from baton_runtime.tables import RuntimeTables
 from baton_schemas import OutgoingRecord
 
 # Advisory lock ids are (class, shard); the class is derived from the schema name so
-# that services sharing one database do not contend.
-_LOCK_SHARDS = text(
-    "SELECT s FROM generate_series(0, :shards - 1) AS s "
-    "WHERE pg_try_advisory_xact_lock(:lock_class, s)"
-)
+# that services sharing one database do not contend. The shards this relay could lock are
+# computed once per statement (an InitPlan), in the same round trip as the rows.
+_DUE_IN_FREE_SHARDS = """
+SELECT id, event_id FROM "{table}"
+WHERE published_at IS NULL AND shard = ANY(ARRAY(
+    SELECT s FROM generate_series(0, :shards - 1) AS s
+    WHERE pg_try_advisory_xact_lock(:lock_class, s)))
+ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+"""
 
 
 def shard_of(key: bytes, shards: int) -> int:
@@ -73,20 +77,29 @@ class Outbox:
         self._recent = recent
 
     async def add(self, conn: AsyncConnection, records: Sequence[OutgoingRecord]) -> int:
-        rows = [
-            (
-                record.event_id,
-                shard_of(record.key, self._shards),
-                record.topic,
-                record.key,
-                record.value,
-                json.dumps([[name, value.decode()] for name, value in record.headers]),
-            )
-            for record in records
-        ]
-        await self._insert.execute(conn, rows)
+        await write_all(conn, [self.rows(records)])
+        self.written(records)
+        return len(records)
+
+    def rows(self, records: Sequence[OutgoingRecord]) -> Rows:
+        """The outbox rows for `records`, to be written with other rows (`write_all`);
+        call `written` once they are."""
+        return self._insert.of(
+            [
+                (
+                    record.event_id,
+                    shard_of(record.key, self._shards),
+                    record.topic,
+                    record.key,
+                    record.value,
+                    json.dumps([[name, value.decode()] for name, value in record.headers]),
+                )
+                for record in records
+            ]
+        )
+
+    def written(self, records: Sequence[OutgoingRecord]) -> None:
         self._recent.add(records)
-        return len(rows)
 
 
 class OutboxRelay:
@@ -115,6 +128,7 @@ class OutboxRelay:
         self._mark_published = text(
             f'UPDATE "{self._table.name}" SET published_at = now() WHERE id = ANY(:ids)'
         )
+        self._select_due = text(_DUE_IN_FREE_SHARDS.format(table=self._table.name))
         self._outbox_retention = outbox_retention_s
         self._inbox_retention = inbox_retention_s
         self._last_prune = 0.0
@@ -157,21 +171,15 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: lock free shards, publish their oldest unsent rows in id order, mark them."""
-        table = self._table
         async with self._engine.begin() as conn:
-            locked = await conn.execute(
-                _LOCK_SHARDS, {"shards": self._shards, "lock_class": self._lock_class}
-            )
-            shards = [row[0] for row in locked]
-            if not shards:
-                return 0
             due = (
                 await conn.execute(
-                    select(table.c.id, table.c.event_id)
-                    .where(table.c.published_at.is_(None), among(table.c.shard, shards))
-                    .order_by(table.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    self._select_due,
+                    {
+                        "shards": self._shards,
+                        "lock_class": self._lock_class,
+                        "limit": self._batch_size,
+                    },
                 )
             ).all()
             if not due:

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.consumer import EventConsumer, Handler
 from baton_runtime.db import create_engine, ping
 from baton_runtime.deadletter import DeadLetters
+from baton_runtime.errors import is_transient
 from baton_runtime.health import check, health_router, stale
 from baton_runtime.kafka import create_consumer, create_producer
 from baton_runtime.logs import configure_logging, get_logger
@@ -199,6 +201,20 @@ class ServiceRuntime:
         return {"database": database, "broker": broker, "consumer_group": joined}
 
 
+async def answer_unhandled(request: Request, exc: Exception) -> Response:
+    """An error no route handled: 503 (retry) when the database or broker is unavailable,
+    which is not the client's doing and will pass; 500 otherwise."""
+    if is_transient(exc):
+        log.warning("dependency unavailable", path=request.url.path, error=repr(exc))
+        return JSONResponse(
+            {"detail": "a dependency is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    log.error("unhandled error", path=request.url.path, error=repr(exc))
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -226,6 +242,7 @@ def create_service_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, lifespan=lifespan)
+    app.add_exception_handler(Exception, answer_unhandled)
     app.state.settings = settings
     app.include_router(health_router())
     for router in routers:

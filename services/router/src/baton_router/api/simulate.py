@@ -105,7 +105,7 @@ def simulate_router() -> APIRouter:
                 lead_key = (await canonical_keys(conn, wanted))[lead.lead_key]
                 previous = await db.current_lead(conn, lead_key)
                 owners = await account_owners_for(conn, [domain] if domain else [])
-                roster = await load_roster(conn, now, lock=False)
+                roster = await load_roster(conn, now)
             finally:
                 await transaction.rollback()
 

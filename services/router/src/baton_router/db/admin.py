@@ -103,14 +103,15 @@ async def load_pool(conn: AsyncConnection, name: str, *, lock: bool) -> Pool | N
     if row is None:
         return None
     members = await conn.execute(MEMBERS_IN_ORDER.where(pool_members.c.pool_name == name))
-    return pools_from([row], members)[0]
+    return pools_from([row._mapping], (member._mapping for member in members))[0]
 
 
 async def load_pools(conn: AsyncConnection) -> list[tuple[Pool, datetime]]:
     """Every pool, by name, with when it was last changed."""
     rows = (await conn.execute(select(pools).order_by(pools.c.name))).all()
     members = await conn.execute(MEMBERS_IN_ORDER)
-    return list(zip(pools_from(rows, members), (row.updated_at for row in rows), strict=True))
+    found = pools_from((row._mapping for row in rows), (member._mapping for member in members))
+    return list(zip(found, (row.updated_at for row in rows), strict=True))
 
 
 async def pool_updated_at(conn: AsyncConnection, name: str) -> datetime | None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.tables import account_owners, assignments, lead_identities, leads
-from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.bulk import BulkInsert, Rows, upsert_tail
 from baton_runtime.db import among
 from baton_schemas import LeadAssigned, LeadCaptured, OutgoingRecord
 
@@ -61,8 +61,8 @@ async def canonical_keys(conn: AsyncConnection, wanted: Mapping[str, list[str]])
     return result
 
 
-async def remember_identities(conn: AsyncConnection, pairs: Iterable[tuple[str, str]]) -> None:
-    await _IDENTITIES.execute(conn, list(pairs))
+def identity_rows(pairs: Iterable[tuple[str, str]]) -> Rows:
+    return _IDENTITIES.of(list(pairs))
 
 
 async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
@@ -140,7 +140,7 @@ _CURRENT = BulkInsert(leads, _CURRENT_COLUMNS, tail=upsert_tail("lead_key", _CUR
 _IDENTITIES = BulkInsert(lead_identities, ("identity", "lead_key"), tail="ON CONFLICT DO NOTHING")
 
 
-async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> None:
+def decision_rows(decisions: list[Recorded]) -> list[Rows]:
     """The assignment history rows and each lead's current owner (the last decision wins)."""
     history = []
     current: dict[str, tuple[Any, ...]] = {}
@@ -174,5 +174,4 @@ async def save_decisions(conn: AsyncConnection, decisions: list[Recorded]) -> No
             event.captured_event_id,
             item.lead.model_dump_json(exclude={"raw"}),
         )
-    await _HISTORY.execute(conn, history)
-    await _CURRENT.execute(conn, list(current.values()))
+    return [_HISTORY.of(history), _CURRENT.of(list(current.values()))]

@@ -1,20 +1,22 @@
 """Loading the roster for routing and saving what routing changed.
 
-Routing locks every pool row (in name order, so replicas never deadlock) for the batch's
-transaction: pool cursors and rep loads are then read and written by one router at a time,
+Routing reads the policy version and the whole roster in one statement and locks every
+pool row (in name order, so replicas never deadlock) for the batch's transaction: pool cursors and rep loads are then read and written by one router at a time,
 which is what keeps round robins fair across replicas and restarts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_router.db.tables import pool_members, pools, rep_loads, reps
+from baton_router.db.tables import pool_members, pools, rep_loads
 from baton_router.domain.routing.roster import (
     Pool,
     PoolMember,
@@ -23,28 +25,29 @@ from baton_router.domain.routing.roster import (
     RosterSnapshot,
     Shift,
 )
-from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.bulk import BulkInsert, Rows, upsert_tail, write_all
 
 
-def rep_from_row(row: Any) -> Rep:
+def rep_from_row(row: Mapping[str, Any]) -> Rep:
     return Rep(
-        id=row.id,
-        name=row.name,
-        email=row.email,
-        time_zone=row.time_zone,
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        time_zone=row["time_zone"],
         working_hours=tuple(
-            Shift.parse(item["weekday"], item["start"], item["end"]) for item in row.working_hours
+            Shift.parse(item["weekday"], item["start"], item["end"])
+            for item in row["working_hours"]
         ),
         out_of_office=tuple(
             (datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"]))
-            for item in row.out_of_office
+            for item in row["out_of_office"]
         ),
-        active=row.active,
-        daily_cap=row.daily_cap,
-        open_cap=row.open_cap,
-        country=row.country,
-        region=row.region,
-        team=row.team,
+        active=row["active"],
+        daily_cap=row["daily_cap"],
+        open_cap=row["open_cap"],
+        country=row["country"],
+        region=row["region"],
+        team=row["team"],
     )
 
 
@@ -71,42 +74,76 @@ def local_day(rep: Rep, now: datetime) -> date:
     return now.astimezone(rep.zone).date()
 
 
-async def load_roster(conn: AsyncConnection, now: datetime, *, lock: bool) -> RosterSnapshot:
-    pool_query = select(pools).order_by(pools.c.name)
-    load_query = select(rep_loads).order_by(rep_loads.c.rep_id)
-    if lock:
-        pool_query = pool_query.with_for_update()
-        load_query = load_query.with_for_update()
-    pool_rows = (await conn.execute(pool_query)).all()
-    rep_rows = (await conn.execute(select(reps))).all()
-    member_rows = (await conn.execute(MEMBERS_IN_ORDER)).all()
-    load_rows = (await conn.execute(load_query)).all()
+@dataclass(frozen=True)
+class RoutingState:
+    policy_version: str | None
+    """The active policy's version (None before one is activated)."""
+    roster: RosterSnapshot
 
-    roster_reps = {row.id: rep_from_row(row) for row in rep_rows}
+
+# One round trip for everything routing reads besides the leads: the active policy's
+# version, the pools (locked, in name order, so replicas never deadlock), reps, members
+# in position order and loads (locked). Each set comes back as one JSON array.
+_ROUTING_STATE = """
+SELECT
+  (SELECT version FROM policy_versions WHERE active) AS policy_version,
+  (SELECT coalesce(json_agg(p ORDER BY p.name), '[]')::text
+     FROM (SELECT name, strategy, respect_working_hours, rr_cursor
+           FROM pools ORDER BY name {lock}) AS p) AS pools,
+  (SELECT coalesce(json_agg(r), '[]')::text FROM reps AS r) AS reps,
+  (SELECT coalesce(json_agg(m ORDER BY m.pool_name, m.position), '[]')::text
+     FROM pool_members AS m) AS members,
+  (SELECT coalesce(json_agg(l ORDER BY l.rep_id), '[]')::text
+     FROM (SELECT rep_id, day, assigned_today, open_leads
+           FROM rep_loads ORDER BY rep_id {lock}) AS l) AS loads
+"""
+_LOCKED_STATE = text(_ROUTING_STATE.format(lock="FOR UPDATE"))
+_STATE = text(_ROUTING_STATE.format(lock=""))
+
+
+async def load_routing_state(conn: AsyncConnection, now: datetime, *, lock: bool) -> RoutingState:
+    """The roster as of `now` (today's loads in each rep's zone) and the active policy
+    version; `lock` holds pools and loads until the transaction ends, as routing needs."""
+    row = (await conn.execute(_LOCKED_STATE if lock else _STATE)).one()
+    roster_reps = {rep.id: rep for rep in map(rep_from_row, json.loads(row.reps))}
     loads = {}
-    for row in load_rows:
-        rep = roster_reps.get(row.rep_id)
-        today = rep is not None and row.day == local_day(rep, now)
-        loads[row.rep_id] = RepLoad(
-            assigned_today=row.assigned_today if today else 0, open_leads=row.open_leads
+    for load in json.loads(row.loads):
+        rep = roster_reps.get(load["rep_id"])
+        today = rep is not None and date.fromisoformat(load["day"]) == local_day(rep, now)
+        loads[load["rep_id"]] = RepLoad(
+            assigned_today=load["assigned_today"] if today else 0,
+            open_leads=load["open_leads"],
         )
-    return RosterSnapshot.of(roster_reps.values(), pools_from(pool_rows, member_rows), loads)
+    roster_pools = pools_from(json.loads(row.pools), json.loads(row.members))
+    return RoutingState(
+        policy_version=row.policy_version,
+        roster=RosterSnapshot.of(roster_reps.values(), roster_pools, loads),
+    )
 
 
-def pools_from(pool_rows: Iterable[Any], member_rows: Iterable[Any]) -> list[Pool]:
+async def load_roster(conn: AsyncConnection, now: datetime) -> RosterSnapshot:
+    """The roster as of `now`, unlocked (for answers that change nothing)."""
+    return (await load_routing_state(conn, now, lock=False)).roster
+
+
+def pools_from(
+    pool_rows: Iterable[Mapping[Any, Any]], member_rows: Iterable[Mapping[Any, Any]]
+) -> list[Pool]:
     """Pools from their rows and their members' rows (in position order)."""
     members: dict[str, list[PoolMember]] = {}
     for row in member_rows:
-        members.setdefault(row.pool_name, []).append(
-            PoolMember(rep_id=row.rep_id, weight=row.weight, pointer=row.pointer, away=row.away)
+        members.setdefault(row["pool_name"], []).append(
+            PoolMember(
+                rep_id=row["rep_id"], weight=row["weight"], pointer=row["pointer"], away=row["away"]
+            )
         )
     return [
         Pool(
-            name=row.name,
-            strategy=row.strategy,
-            members=tuple(members.get(row.name, ())),
-            respect_working_hours=row.respect_working_hours,
-            rr_cursor=row.rr_cursor,
+            name=row["name"],
+            strategy=row["strategy"],
+            members=tuple(members.get(row["name"], ())),
+            respect_working_hours=row["respect_working_hours"],
+            rr_cursor=row["rr_cursor"],
         )
         for row in pool_rows
     ]
@@ -117,22 +154,24 @@ _MEMBER_COLUMNS = ("pool_name", "rep_id", "position", "weight", "pointer", "away
 _MEMBERS = BulkInsert(
     pool_members, _MEMBER_COLUMNS, tail=upsert_tail(("pool_name", "rep_id"), _MEMBER_COLUMNS)
 )
+_POOL_COLUMNS = ("name", "strategy", "respect_working_hours", "rr_cursor")
+# Routing moves only the cursor; the definition is the roster API's to change.
+_CURSORS = BulkInsert(pools, _POOL_COLUMNS, tail=upsert_tail("name", ("name", "rr_cursor")))
 _LOAD_COLUMNS = ("rep_id", "day", "assigned_today", "open_leads")
 _LOADS = BulkInsert(rep_loads, _LOAD_COLUMNS, tail=upsert_tail("rep_id", _LOAD_COLUMNS))
 
 
-async def save_pools(conn: AsyncConnection, changed: Iterable[Pool]) -> None:
-    """Each pool's cursor, then every member's state of all the pools in one statement."""
+def pool_state_rows(changed: Iterable[Pool]) -> list[Rows]:
+    """Each changed pool's cursor and every member's state (pointer, away)."""
+    cursors = []
     members = []
     for pool in changed:
-        await conn.execute(
-            update(pools).where(pools.c.name == pool.name).values(rr_cursor=pool.rr_cursor)
-        )
+        cursors.append((pool.name, pool.strategy, pool.respect_working_hours, pool.rr_cursor))
         members += [
             (pool.name, member.rep_id, position, member.weight, member.pointer, member.away)
             for position, member in enumerate(pool.members)
         ]
-    await _MEMBERS.execute(conn, members)
+    return [_CURSORS.of(cursors), _MEMBERS.of(members)]
 
 
 async def replace_pool(conn: AsyncConnection, pool: Pool) -> None:
@@ -159,19 +198,17 @@ async def replace_pool(conn: AsyncConnection, pool: Pool) -> None:
             pool_members.c.pool_name == pool.name, pool_members.c.rep_id.not_in(keep)
         )
     )
-    await save_pools(conn, [pool])
+    await write_all(conn, pool_state_rows([pool]))
 
 
-async def save_loads(
-    conn: AsyncConnection, roster: RosterSnapshot, rep_ids: Iterable[str], now: datetime
-) -> None:
+def load_rows(roster: RosterSnapshot, rep_ids: Iterable[str], now: datetime) -> Rows:
     rows = []
     for rep_id in sorted(set(rep_ids)):
         if rep_id in roster.reps:
             load = roster.load(rep_id)
             day = local_day(roster.reps[rep_id], now)
             rows.append((rep_id, day, load.assigned_today, load.open_leads))
-    await _LOADS.execute(conn, rows)
+    return _LOADS.of(rows)
 
 
 def changed_pools(before: Mapping[str, Pool], after: Mapping[str, Pool]) -> list[Pool]:
