@@ -15,7 +15,7 @@ from baton_runtime.testing import eventually, query, read_topic
 KEYS = {"ops": "k-ops"}
 OPS = {"Authorization": "Bearer k-ops"}
 YAML = {**OPS, "content-type": "application/yaml"}
-DEFAULT_VERSION = "2025-06-01.2"
+DEFAULT_VERSION = "2025-06-01.3"
 
 
 def policy(version: str, queue: str = "trial-queue") -> str:

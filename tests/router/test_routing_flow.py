@@ -7,8 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from router_support import TEST_POLICY, router, seed_roster, write_policy
 
+from baton_router.domain.policy.loader import PolicyError, load_policy
 from baton_router.domain.routing.roster import Pool, PoolMember, Rep
 from baton_runtime.testing import eventually, produce, query, read_topic
 from baton_schemas import FeedbackTraceable, LeadCaptured, SlaBreached, encode_event
@@ -176,3 +178,56 @@ async def test_rejection_with_a_listed_reason_reroutes(make_settings, tmp_path) 
     assert made[1]["owner"]["id"] != first["owner"]["id"]
     assert made[1]["reason"].startswith("re-routed after rejection (wrong_territory)")
     assert json.dumps(made[1]["previous_owners"]) == json.dumps([first["owner"]["id"]])
+
+
+async def test_rejection_with_a_recycle_reason_hands_the_lead_back_to_marketing(
+    make_settings, tmp_path
+) -> None:
+    policy = TEST_POLICY.replace(
+        "  fallback_queue: unassigned",
+        "  fallback_queue: unassigned\n"
+        "  reassign_on_reject_reasons: [wrong_territory]\n"
+        "  recycle_on_reject_reasons: [bad_timing]\n"
+        "  recycle_queue: nurture",
+    )
+    async with router(make_settings, policy_file=write_policy(tmp_path, policy)) as (settings, _):
+        await seed_roster(settings, REPS, [POOL])
+        await send(settings, [lead(1), lead(2)])
+        first = {d["lead_key"]: d for d in await decisions(settings, 2)}
+
+        def disposed(lead_key: str, status: str, code: str | None) -> FeedbackTraceable:
+            return FeedbackTraceable(
+                lead_key=lead_key,
+                crm_event_id=f"crm-{lead_key}-{status}",
+                kind="disposition",
+                occurred_at=NOW,
+                actor_id=first[lead_key]["owner"]["id"],
+                disposition=Disposition(status=status, reason_code=code),  # type: ignore[arg-type]
+            )
+
+        await send(settings, [disposed("lead-1", "rejected", "bad_timing")])
+        await send(settings, [disposed("lead-2", "recycled", None)])
+        await send(settings, [disposed("lead-2", "disqualified", "spam")])  # ends nothing new
+        made = await decisions(settings, 4)
+    recycled = {d["lead_key"]: d for d in made[2:]}
+    assert sorted(recycled) == ["lead-1", "lead-2"]
+    for lead_key, decision in recycled.items():
+        assert decision["owner"] is None
+        assert decision["queue"] == "nurture"
+        assert decision["matched_rule"] == "recycle"
+        assert decision["attempt"] == 2
+        assert decision["previous_owners"] == [first[lead_key]["owner"]["id"]]
+    assert recycled["lead-1"]["reason"] == "recycled to nurture by sales (bad_timing)"
+
+
+def test_a_reason_cannot_both_reroute_and_recycle() -> None:
+    policy = TEST_POLICY.replace(
+        "  fallback_queue: unassigned",
+        "  fallback_queue: unassigned\n"
+        "  reassign_on_reject_reasons: [wrong_territory]\n"
+        "  recycle_on_reject_reasons: [bad_timing, wrong_territory]",
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_policy(policy, "policy.yaml")
+    assert "routing.recycle_on_reject_reasons[1]" in str(raised.value)
+    assert "one answer" in str(raised.value)

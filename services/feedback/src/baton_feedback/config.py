@@ -24,9 +24,14 @@ class FeedbackSettings(ServiceSettings):
     max_body_bytes: int = 1024 * 1024
     max_batch: int = Field(default=1000, ge=1)
     publish_timeout_s: float = 5.0
-    # The reason codes a rejection may carry, so marketing reads one vocabulary.
+    # The reason codes a rejection may carry, so marketing reads one vocabulary. The
+    # router's policy names some of them to re-route or recycle a lead (the shipped
+    # policy: the three routing mistakes below re-route, bad_timing and no_budget recycle).
     reject_reasons: list[str] = Field(
         default=[
+            "wrong_territory",
+            "wrong_segment",
+            "existing_customer_owner",
             "bad_fit",
             "no_budget",
             "no_authority",

@@ -100,17 +100,31 @@ class RoutingSession:
         return self._reassign(known, excluded, f"reassigned after SLA breach (step {step})")
 
     def on_feedback(self, feedback: FeedbackTraceable) -> LeadAssigned | None:
+        """A rejection whose reason the policy names re-routes the lead (excluding the rep
+        who rejected it) or recycles it to marketing's queue; so does a `recycled`
+        disposition. Anything else changes no routing."""
         disposition = feedback.disposition
-        if disposition is None or disposition.status != "rejected":
+        if disposition is None:
             return None
-        if disposition.reason_code not in self.policy.routing.reassign_on_reject_reasons:
+        routing = self.policy.routing
+        reason_code = disposition.reason_code
+        if disposition.status == "recycled":
+            recycle, reassign = True, False
+        elif disposition.status == "rejected":
+            recycle = reason_code in routing.recycle_on_reject_reasons
+            reassign = reason_code in routing.reassign_on_reject_reasons
+        else:
+            return None
+        if not (recycle or reassign):
             return None
         known = self._current(feedback.lead_key, None)
         if known is None:
             return None
+        if recycle:
+            why = f"recycled to {routing.recycle_queue} by sales ({reason_code or 'recycled'})"
+            return self._to_queue(known, routing.recycle_queue, why, rule="recycle")
         excluded = {feedback.actor_id} if feedback.actor_id else set()
-        reason = f"re-routed after rejection ({disposition.reason_code})"
-        return self._reassign(known, excluded, reason)
+        return self._reassign(known, excluded, f"re-routed after rejection ({reason_code})")
 
     def record(
         self, emitted: OutgoingRecord, event: LeadAssigned, *, trigger_event_id: str | None
@@ -163,7 +177,9 @@ class RoutingSession:
             why=why,
         )
 
-    def _to_queue(self, known: KnownLead, queue: str, reason: str) -> LeadAssigned:
+    def _to_queue(
+        self, known: KnownLead, queue: str, reason: str, *, rule: str = "escalation"
+    ) -> LeadAssigned:
         previous = self._hand_over(known)
         assessment, _ = self._assess(known.lead)
         decision = RoutingDecision(
@@ -171,7 +187,7 @@ class RoutingSession:
             owner=None,
             queue=queue,
             pool=None,
-            matched_rule="escalation",
+            matched_rule=rule,
             reason=reason,
             attempt=known.attempt + 1,
             previous_owners=tuple(previous),

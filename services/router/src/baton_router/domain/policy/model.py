@@ -170,11 +170,37 @@ class Routing(Strict):
     duplicate_window_days: float = Field(default=30.0, ge=0)
     rules: list[RoutingRule] = []
     fallback_queue: str = Field(default="unassigned", min_length=1)
-    reassign_on_reject_reasons: list[str] = []
+    reassign_on_reject_reasons: list[str] = Field(
+        default=[], description="sales rejections that send the lead to another rep"
+    )
+    recycle_on_reject_reasons: list[str] = Field(
+        default=[],
+        description="sales rejections that hand the lead back to marketing's recycle queue "
+        "(as does a disposition of `recycled`)",
+    )
+    recycle_queue: str = Field(default="nurture", min_length=1)
 
     @model_validator(mode="after")
     def _names_unique(self) -> Routing:
         _fail("Routing", _duplicates("rules", "name", [rule.name for rule in self.rules]))
+        return self
+
+    @model_validator(mode="after")
+    def _one_answer_per_reason(self) -> Routing:
+        reassigned = set(self.reassign_on_reject_reasons)
+        _fail(
+            "Routing",
+            [
+                (
+                    ("recycle_on_reject_reasons", index),
+                    f"{reason!r} is also in reassign_on_reject_reasons: a rejection "
+                    "must have one answer",
+                    reason,
+                )
+                for index, reason in enumerate(self.recycle_on_reject_reasons)
+                if reason in reassigned
+            ],
+        )
         return self
 
 
