@@ -13,8 +13,14 @@ from router_support import TEST_POLICY, router, seed_roster, write_policy
 from baton_router.domain.policy.loader import PolicyError, load_policy
 from baton_router.domain.routing.roster import Pool, PoolMember, Rep
 from baton_runtime.testing import eventually, produce, query, read_topic
-from baton_schemas import FeedbackTraceable, LeadCaptured, SlaBreached, encode_event
-from baton_schemas.events.feedback import Disposition
+from baton_schemas import (
+    FeedbackDealClosed,
+    FeedbackTraceable,
+    LeadCaptured,
+    SlaBreached,
+    encode_event,
+)
+from baton_schemas.events.feedback import DealClosed, Disposition, FeedbackAttribution
 from baton_schemas.events.sla import Escalation
 
 NOW = datetime.now(UTC)
@@ -231,3 +237,49 @@ def test_a_reason_cannot_both_reroute_and_recycle() -> None:
         load_policy(policy, "policy.yaml")
     assert "routing.recycle_on_reject_reasons[1]" in str(raised.value)
     assert "one answer" in str(raised.value)
+
+
+def closed_deal(n: int, source: str, outcome: str) -> FeedbackDealClosed:
+    return FeedbackDealClosed(
+        lead_key=f"history-{source}-{n}",
+        crm_event_id=f"deal-{source}-{n}",
+        closed_at=NOW - timedelta(days=n),
+        deal=DealClosed(outcome=outcome, amount=1000.0, currency="EUR"),  # type: ignore[arg-type]
+        attribution=FeedbackAttribution(source=source),
+    )
+
+
+async def test_closed_loop_scoring_lifts_the_source_that_wins(make_settings, tmp_path) -> None:
+    policy = TEST_POLICY.replace(
+        "  mql: {grades: [A], min_engagement: 0}",
+        "  mql: {grades: [A], min_engagement: 0}\n"
+        "  learned: {enabled: true, weight: 0.5, attributes: [source], min_deals: 20,"
+        " max_points: 40}",
+    )
+    # A synthetic history: webinar leads were won 48 times in 60, list leads 6 in 60, and
+    # a source with three deals, all won, which is too little evidence to count.
+    history = [
+        closed_deal(n, source, "won" if n < wins else "lost")
+        for source, wins, deals in (("webinar", 48, 60), ("list", 6, 60), ("referral", 3, 3))
+        for n in range(deals)
+    ]
+    async with router(make_settings, policy_file=write_policy(tmp_path, policy)) as (settings, _):
+        await seed_roster(settings, REPS, [POOL])
+        await send(settings, history)
+        await eventually(
+            lambda: query(settings, "SELECT count(*) FROM closed_deals"),
+            lambda rows: rows[0][0] == len(history),
+        )
+        await send(
+            settings, [lead(n, source=s) for n, s in enumerate(["webinar", "list", "referral"])]
+        )
+        made = {d["lead_key"]: d for d in await decisions(settings, 3)}
+    webinar, listed, referral = (made[f"lead-{n}"]["score"] for n in range(3))
+    assert webinar["fit"] == listed["fit"] == referral["fit"]  # the rules see the same lead
+    assert webinar["total"] > referral["total"] > listed["total"]
+    assert webinar["learned"] > 0 > listed["learned"] and referral["learned"] == 0
+    line = webinar["breakdown"][-1]
+    assert line["rule"] == "learned:source"
+    assert line["reason"].startswith("source = webinar: won 48 of 60 closed deals")
+    assert webinar["learned_model"].startswith("r") and referral["learned_model"] is not None
+    assert not [x for x in referral["breakdown"] if x["rule"].startswith("learned:")]

@@ -273,6 +273,8 @@ def test_to_event() -> None:
                 "reason": "1 x demo_request at 40 points, newest 14.0 days ago, half-life 14 days",
             },
         ],
+        "learned": 0.0,  # the policy leaves learned scoring off
+        "learned_model": None,
     }
 
 

@@ -214,6 +214,7 @@ def test_operations_as_known_now(asyncapi: dict[str, Any]) -> None:
         ("sla-monitor", "receive", topics.POLICY_EVENTS),
         ("feedback", "receive", topics.CRM_ACTIVITY),
         ("feedback", "send", topics.FEEDBACK_CLOSED_DEALS),
+        ("router", "receive", topics.FEEDBACK_CLOSED_DEALS),
     }
 
 

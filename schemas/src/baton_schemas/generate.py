@@ -70,7 +70,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "router",
         "receive",
         topics.FEEDBACK_TRACEABLE,
-        "Re-route leads rejected for a listed reason.",
+        "Re-route or recycle leads rejected for a reason the policy lists.",
     ),
     Operation(
         "sla-monitor", "receive", topics.FEEDBACK_TRACEABLE, "Stop the clock on a qualifying touch."
@@ -79,6 +79,12 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("feedback", "receive", topics.CRM_ACTIVITY, "Take CRM feedback published to Kafka."),
     Operation(
         "feedback", "send", topics.FEEDBACK_CLOSED_DEALS, "Publish closed deals, attributed."
+    ),
+    Operation(
+        "router",
+        "receive",
+        topics.FEEDBACK_CLOSED_DEALS,
+        "Learn win rates for the learned part of the score.",
     ),
     Operation("sla-monitor", "receive", topics.POLICY_EVENTS, "Keep every version's SLA terms."),
 )

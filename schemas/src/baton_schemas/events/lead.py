@@ -136,6 +136,10 @@ class Score(Closed):
     engagement: float = 0.0
     grade: str | None = None
     breakdown: list[ScoreLine] = []
+    learned: float = Field(default=0.0, description="points from closed-deal win rates")
+    learned_model: str | None = Field(
+        default=None, description="the learned model's revision, when it took part"
+    )
 
 
 class SkippedCandidate(Closed):

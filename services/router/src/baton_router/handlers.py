@@ -1,6 +1,7 @@
 """The router's consumer: new leads are scored, tiered and routed; SLA breaches and sales
-rejections that ask for it reassign a lead, excluding the owners it already had. Every
-decision is published as `baton.lead.assigned.v1` through the outbox."""
+rejections that ask for it reassign or recycle a lead, excluding the owners it already had;
+closed deals feed the learned part of the score. Every decision is published as
+`baton.lead.assigned.v1` through the outbox."""
 
 from __future__ import annotations
 
@@ -8,23 +9,32 @@ from datetime import UTC, datetime
 
 from baton_router.config import RouterSettings
 from baton_router.db.roster import load_routing_state
+from baton_router.learned_cache import LearnedCache
 from baton_router.policy_cache import PolicyCache
 from baton_router.routing_session import RoutingSession
 from baton_runtime.consumer import Batch, Handler
 from baton_runtime.logs import get_logger
-from baton_schemas import FeedbackTraceable, LeadAssigned, LeadCaptured, SlaBreached
+from baton_schemas import (
+    FeedbackDealClosed,
+    FeedbackTraceable,
+    LeadAssigned,
+    LeadCaptured,
+    SlaBreached,
+)
 
 log = get_logger(__name__)
 
 
 def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
     topic = settings.topics.leads_assigned
+    learned = LearnedCache()
 
     async def handle(batch: Batch) -> None:
         now = datetime.now(UTC)
         state = await load_routing_state(batch.conn, now, lock=True)
         policy = await policies.at_version(batch.conn, state.policy_version)
-        session = RoutingSession(batch.conn, policy, now, state.roster)
+        model = await learned.model(batch.conn, policy.scoring.learned, state.learned_revision)
+        session = RoutingSession(batch.conn, policy, now, state.roster, model)
         await session.prepare([incoming.event for incoming in batch.events])
         for incoming in batch.events:
             event = incoming.event
@@ -35,6 +45,9 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
                 decided = session.on_breach(event)
             elif isinstance(event, FeedbackTraceable):
                 decided = session.on_feedback(event)
+            elif isinstance(event, FeedbackDealClosed):
+                session.on_deal(event)
+                continue
             else:
                 decided = None
             if decided is None:

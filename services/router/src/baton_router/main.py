@@ -16,7 +16,7 @@ from baton_router.handlers import routing_handler
 from baton_router.policy_cache import PolicyCache, ensure_policy
 from baton_runtime.service import ConsumerSpec, ServiceRuntime, create_service_app
 from baton_runtime.settings import ServiceSettings
-from baton_schemas import FeedbackTraceable, LeadCaptured, SlaBreached
+from baton_schemas import FeedbackDealClosed, FeedbackTraceable, LeadCaptured, SlaBreached
 
 MIGRATIONS = "baton_router:migrations"
 
@@ -35,8 +35,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     config.topics.leads_captured,
                     config.topics.sla_events,
                     config.topics.feedback_traceable,
+                    config.topics.feedback_closed_deals,
                 ],
-                accepts=[LeadCaptured, SlaBreached, FeedbackTraceable],
+                accepts=[LeadCaptured, SlaBreached, FeedbackTraceable, FeedbackDealClosed],
                 handler=routing_handler(config, policies),
             )
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,8 +22,11 @@ from baton_router.db.leads import (
     identity_rows,
     known_leads,
 )
+from baton_router.db.learned import deal_rows
 from baton_router.db.roster import changed_pools, load_rows, pool_state_rows
 from baton_router.domain.decision import assigned_event
+from baton_router.domain.facts import scalar_facts
+from baton_router.domain.policy.learned import LearnedModel
 from baton_router.domain.policy.model import Policy
 from baton_router.domain.policy.tiers import Assessment, assess
 from baton_router.domain.routing.engine import RoutingDecision, apply_decision, route
@@ -31,6 +35,7 @@ from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
 from baton_runtime.bulk import Rows
 from baton_schemas import (
     BatonEvent,
+    FeedbackDealClosed,
     FeedbackTraceable,
     LeadAssigned,
     LeadCaptured,
@@ -41,11 +46,19 @@ from baton_schemas import (
 
 class RoutingSession:
     def __init__(
-        self, conn: AsyncConnection, policy: Policy, now: datetime, roster: RosterSnapshot
+        self,
+        conn: AsyncConnection,
+        policy: Policy,
+        now: datetime,
+        roster: RosterSnapshot,
+        learned: LearnedModel | None = None,
     ) -> None:
-        """`roster` as read (and locked) in `conn`'s transaction (`load_routing_state`)."""
+        """`roster` as read (and locked) in `conn`'s transaction (`load_routing_state`);
+        `learned` the closed-deal model when the policy enables it."""
         self._conn = conn
         self.policy = policy
+        self._learned = learned
+        self._deals: list[tuple[str, str, datetime, str, dict[str, Any]]] = []
         self.now = now
         self._roster = roster
         self._pools_before = dict(roster.pools)
@@ -126,6 +139,25 @@ class RoutingSession:
         excluded = {feedback.actor_id} if feedback.actor_id else set()
         return self._reassign(known, excluded, f"re-routed after rejection ({reason_code})")
 
+    def on_deal(self, deal: FeedbackDealClosed) -> None:
+        """Keep the outcome, with the lead's facts at handoff, for the learned score (the
+        attribution the deal carries stands in for a lead this router does not know)."""
+        known = self._known.get(deal.lead_key)
+        if known is not None:
+            facts = scalar_facts(known.lead)
+        else:
+            facts = {
+                "source": deal.attribution.source,
+                **{
+                    f"attribution.{name}": value
+                    for name, value in deal.attribution.attribution.model_dump().items()
+                    if isinstance(value, str | int | float | bool)
+                },
+            }
+        self._deals.append(
+            (deal.lead_key, deal.deal.outcome, deal.closed_at, deal.crm_event_id, facts)
+        )
+
     def record(
         self, emitted: OutgoingRecord, event: LeadAssigned, *, trigger_event_id: str | None
     ) -> None:
@@ -151,6 +183,7 @@ class RoutingSession:
             load_rows(self._roster, self._loaded_reps, self.now),
             identity_rows(self._identities),
             *decision_rows(self._recorded),
+            deal_rows(self._deals),
         ]
 
     # internals ---------------------------------------------------------------------
@@ -252,7 +285,7 @@ class RoutingSession:
         needs the domain, routing all of it)."""
         cached = self._assessed.get(id(lead))
         if cached is None:
-            assessment = assess(lead, self.policy, self.now)
+            assessment = assess(lead, self.policy, self.now, self._learned)
             domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
             cached = self._assessed[id(lead)] = (lead, assessment, domain)
         return cached[1], cached[2]

@@ -24,6 +24,7 @@ from baton_router.api.policy import problems_answer
 from baton_router.api.validation import Closed, engine, find_unstorable, invalid
 from baton_router.db import admin as db
 from baton_router.db.leads import account_owners_for, canonical_keys, identities_of
+from baton_router.db.learned import load_model
 from baton_router.db.roster import load_roster
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.intake import NormalisationError, normalise_generic
@@ -99,7 +100,9 @@ def simulate_router() -> APIRouter:
                     policy = trial or await _policies(request).current(conn)
                 except RuntimeError as exc:
                     raise HTTPException(409, str(exc)) from exc
-                assessment = assess(lead, policy, now)
+                learned = policy.scoring.learned
+                model = await load_model(conn, learned.attributes) if learned.enabled else None
+                assessment = assess(lead, policy, now, model)
                 domain = account_domain(assessment.facts, policy.scoring.free_mail_domains)
                 wanted = {lead.lead_key: identities_of(lead)}
                 lead_key = (await canonical_keys(conn, wanted))[lead.lead_key]

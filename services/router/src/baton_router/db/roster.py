@@ -79,14 +79,18 @@ class RoutingState:
     policy_version: str | None
     """The active policy's version (None before one is activated)."""
     roster: RosterSnapshot
+    learned_revision: int = 0
+    """The closed-deal model's latest revision (0: no deals yet)."""
 
 
 # One round trip for everything routing reads besides the leads: the active policy's
-# version, the pools (locked, in name order, so replicas never deadlock), reps, members
-# in position order and loads (locked). Each set comes back as one JSON array.
+# version, the learned model's revision, the pools (locked, in name order, so replicas
+# never deadlock), reps, members in position order and loads (locked). Each set comes
+# back as one JSON array.
 _ROUTING_STATE = """
 SELECT
   (SELECT version FROM policy_versions WHERE active) AS policy_version,
+  (SELECT coalesce(max(revision), 0) FROM closed_deals) AS learned_revision,
   (SELECT coalesce(json_agg(p ORDER BY p.name), '[]')::text
      FROM (SELECT name, strategy, respect_working_hours, rr_cursor
            FROM pools ORDER BY name {lock}) AS p) AS pools,
@@ -117,6 +121,7 @@ async def load_routing_state(conn: AsyncConnection, now: datetime, *, lock: bool
     roster_pools = pools_from(json.loads(row.pools), json.loads(row.members))
     return RoutingState(
         policy_version=row.policy_version,
+        learned_revision=row.learned_revision,
         roster=RosterSnapshot.of(roster_reps.values(), roster_pools, loads),
     )
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -137,4 +138,24 @@ audit_log = Table(
     Column("action", Text, nullable=False),
     Column("subject", Text, nullable=False),
     Column("detail", JSONB, nullable=False),
+)
+
+# Closed deals the learned score is made of: each lead's latest outcome, with the lead's
+# facts at handoff. `revision` is taken from a sequence at every change, so the largest one
+# tells a router whether its model is current.
+closed_deals = Table(
+    "closed_deals",
+    metadata,
+    Column("lead_key", Text, primary_key=True),
+    Column("outcome", Text, nullable=False),  # won | lost
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("crm_event_id", Text, nullable=False),
+    Column("facts", JSONB, nullable=False),
+    Column(
+        "revision",
+        BigInteger,
+        nullable=False,
+        index=True,
+        server_default=text("nextval('closed_deals_revision')"),
+    ),
 )

@@ -61,6 +61,21 @@ def lead_facts(lead: LeadCaptured) -> Facts:
     )
 
 
+def scalar_facts(lead: LeadCaptured) -> dict[str, Any]:
+    """Every scalar field of the lead by dotted path (what a closed deal keeps of its lead)."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for name, child in node.items():
+                walk(child, f"{prefix}{name}.")
+        elif isinstance(node, _PLAIN) and node is not None:
+            flat[prefix[:-1]] = node
+
+    walk(to_jsonable_python(lead, exclude=set(_HIDDEN)), "")
+    return flat
+
+
 def _resolve(node: Any, path: list[str]) -> Any:
     """The scalar at `path` under a model, or KeyError when there is none."""
     if not path or (isinstance(node, LeadCaptured) and path[0] in _HIDDEN):

@@ -103,6 +103,21 @@ class Mql(Strict):
     min_engagement: float
 
 
+class LearnedScoring(Strict):
+    """The score's learned part, from closed deals (see `learned.py`); off unless enabled."""
+
+    enabled: bool = False
+    weight: float = Field(default=0.5, ge=0, le=1, description="share of max_points applied")
+    attributes: list[str] = Field(
+        default=["source", "attribution.campaign_id"],
+        min_length=1,
+        description="lead fields whose values' win rates are learned",
+    )
+    min_deals: int = Field(default=30, ge=1, description="closed deals before a value counts")
+    prior_deals: float = Field(default=10.0, ge=0, description="smoothing toward the overall")
+    max_points: float = Field(default=20.0, gt=0)
+
+
 class Scoring(Strict):
     fit: list[FitRule] = []
     free_mail_domains: list[str] = []
@@ -111,6 +126,7 @@ class Scoring(Strict):
     half_life_days: float = Field(default=14.0, gt=0)
     grades: list[Grade] = Field(min_length=1, description="highest min_fit first")
     mql: Mql
+    learned: LearnedScoring = LearnedScoring()
 
     @field_validator("free_mail_domains")
     @classmethod

@@ -13,6 +13,9 @@ totals are the rounded sums), so the numbers a rep sees are the numbers that dec
 - grade: the first grade (highest first) whose `min_fit` the fit reaches; the last grade
   is the floor.
 - mql: grade in `mql.grades` and engagement >= `mql.min_engagement`.
+- learned (when the policy enables it and a model is given): one line per attribute with
+  enough closed deals (`learned.py`, lines `learned:<attribute>`); added to the total,
+  never to fit or engagement, so grade and MQL stay the rules' own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 
 from baton_router.domain.conditions import evaluate
 from baton_router.domain.facts import Facts, lead_facts
+from baton_router.domain.policy.learned import LEARNED_RULE_PREFIX, LearnedModel, learned_lines
 from baton_router.domain.policy.model import EngagementRule, Scoring
 from baton_schemas import LeadCaptured
 from baton_schemas.events.lead import Activity, Score, ScoreLine
@@ -40,11 +44,16 @@ class ScoreResult:
     grade: str
     mql: bool
     breakdown: tuple[ScoreLine, ...]
+    learned: float = 0.0
+    learned_model: str | None = None
+    """The learned model's version when it took part."""
 
     @property
     def fit_lines(self) -> tuple[ScoreLine, ...]:
         return tuple(
-            line for line in self.breakdown if not line.rule.startswith(ENGAGEMENT_RULE_PREFIX)
+            line
+            for line in self.breakdown
+            if not line.rule.startswith((ENGAGEMENT_RULE_PREFIX, LEARNED_RULE_PREFIX))
         )
 
     @property
@@ -61,6 +70,8 @@ class ScoreResult:
             engagement=self.engagement,
             grade=self.grade,
             breakdown=list(self.breakdown),
+            learned=self.learned,
+            learned_model=self.learned_model,
         )
 
 
@@ -123,9 +134,14 @@ def grade_for(fit: float, scoring: Scoring) -> str:
 
 
 def score_lead(
-    lead: LeadCaptured, facts: Facts | None, scoring: Scoring, now: datetime
+    lead: LeadCaptured,
+    facts: Facts | None,
+    scoring: Scoring,
+    now: datetime,
+    learned: LearnedModel | None = None,
 ) -> ScoreResult:
-    """Score a lead. `facts` are `lead_facts(lead)` (computed when None)."""
+    """Score a lead. `facts` are `lead_facts(lead)` (computed when None); `learned` is the
+    closed-deal model, used when the policy enables it."""
     facts = lead_facts(lead) if facts is None else facts
     now = _aware(now)
     fit_lines: list[ScoreLine] = []
@@ -152,11 +168,16 @@ def score_lead(
     engagement = _round(sum(line.points for line in engagement_lines))
     grade = grade_for(fit, scoring)
     mql = grade in scoring.mql.grades and engagement >= scoring.mql.min_engagement
+    use_model = learned if scoring.learned.enabled else None
+    learned_part = learned_lines(facts, scoring.learned, use_model) if use_model else []
+    learned_points = _round(sum(line.points for line in learned_part))
     return ScoreResult(
-        total=_round(fit + engagement),
+        total=_round(fit + engagement + learned_points),
         fit=fit,
         engagement=engagement,
         grade=grade,
         mql=mql,
-        breakdown=(*fit_lines, *engagement_lines),
+        breakdown=(*fit_lines, *engagement_lines, *learned_part),
+        learned=learned_points,
+        learned_model=use_model.version if use_model else None,
     )

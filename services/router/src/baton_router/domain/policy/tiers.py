@@ -24,6 +24,7 @@ from datetime import datetime
 
 from baton_router.domain.conditions import evaluate
 from baton_router.domain.facts import Facts, lead_facts
+from baton_router.domain.policy.learned import LearnedModel
 from baton_router.domain.policy.model import Policy, Tier
 from baton_router.domain.policy.scoring import ScoreResult, score_lead
 from baton_schemas import LeadCaptured
@@ -77,10 +78,12 @@ class Assessment:
     """lead facts + score facts + `tier`, ready for routing conditions"""
 
 
-def assess(lead: LeadCaptured, policy: Policy, now: datetime) -> Assessment:
-    """Score and classify a lead under `policy`."""
+def assess(
+    lead: LeadCaptured, policy: Policy, now: datetime, learned: LearnedModel | None = None
+) -> Assessment:
+    """Score and classify a lead under `policy` (and the closed-deal model, if enabled)."""
     base = lead_facts(lead)
-    score = score_lead(lead, base, policy.scoring, now)
+    score = score_lead(lead, base, policy.scoring, now, learned)
     facts = score_facts(base, score)
     tier = classify(policy.tiers, facts)
     facts["tier"] = tier.name  # these facts are this assessment's own
