@@ -183,3 +183,45 @@ async def test_invalid_record_goes_to_the_dead_letter_topic(make_settings) -> No
     assert context["__connect.errors.consumer.group"] == settings.group_id
     assert "lead.source" in context["__connect.errors.exception.message"]
     assert 'baton_dead_lettered_records_total{service="feedback"' in metrics
+
+
+async def test_first_assignment_and_mql_accumulate_whatever_the_order(make_settings) -> None:
+    """The newest assignment's columns only move forward, but an older assignment that
+    arrives late still moves the handoff back and can make the lead an MQL."""
+    settings = await prepare(make_settings)
+    history = (
+        "SELECT lead_key, owner_id, assigned_at, first_assigned_at, mql"
+        " FROM lead_attribution ORDER BY lead_key"
+    )
+
+    def assigned(lead_key: str, owner_id: str, hours: int, stage: str = "lead"):  # type: ignore[no-untyped-def]
+        event = sample_assigned(
+            lead_key, owner_id=owner_id, assigned_at=T0 + timedelta(hours=hours)
+        ).model_copy(update={"lifecycle_stage": stage})
+        return encode_assigned(settings, event)
+
+    newer = assigned("lead-a", "rep-new", 2)
+    late_mql = assigned("lead-a", "rep-old", 0, "mql")
+    # lead-b, in one fetch (sent before the consumer starts): its newest, then an older MQL,
+    # then one in between
+    lead_b = [assigned("lead-b", "rep-3", 5), assigned("lead-b", "rep-1", 1, "mql")]
+    lead_b.append(assigned("lead-b", "rep-2", 3))
+    await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [newer, *lead_b])
+    async with serving(settings):
+        await wait_processed(settings, newer.event_id, *(r.event_id for r in lead_b))
+        first_seen = await query(settings, history)
+        await produce(settings.kafka_bootstrap, settings.topics.leads_assigned, [late_mql])
+        await wait_processed(settings, late_mql.event_id)
+        rows = await query(settings, history)
+
+    assert first_seen[0] == (
+        "lead-a",
+        "rep-new",
+        T0 + timedelta(hours=2),
+        T0 + timedelta(hours=2),
+        False,
+    )
+    assert rows == [
+        ("lead-a", "rep-new", T0 + timedelta(hours=2), T0, True),
+        ("lead-b", "rep-3", T0 + timedelta(hours=5), T0 + timedelta(hours=1), True),
+    ]

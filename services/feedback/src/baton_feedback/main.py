@@ -1,11 +1,13 @@
 """The feedback app: CRM feedback in (POST /feedback, crm.activity), attributed to each
-lead's handoff from its assignments, and published back to marketing."""
+lead's handoff from its assignments, and published back to marketing; the funnel numbers
+over them (GET /reports/funnel)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from baton_feedback.api.intake import intake_router
+from baton_feedback.api.reports import reports_router
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.db.tables import runtime_tables
 from baton_feedback.handlers import feedback_handler
@@ -32,6 +34,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings=config,
         tables=runtime_tables,
         consumers=consumers,
-        routers=[intake_router()],
+        routers=[intake_router(), reports_router()],
         title="Baton feedback",
     )

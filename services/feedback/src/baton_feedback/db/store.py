@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_feedback.db.tables import crm_feedback, lead_attribution
 from baton_feedback.domain.outgoing import Handoff
-from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.bulk import BulkInsert
 from baton_runtime.db import among
 from baton_schemas import CrmFeedback, LeadAssigned
 
@@ -26,12 +28,30 @@ _ATTRIBUTION = (
     "assigned_at",
     "assigned_event_id",
 )
-# A late, older assignment never overwrites a newer one.
+_NEWEST_WINS = tuple(name for name in _ATTRIBUTION if name != "lead_key")
+
+
+def _upsert_attribution_tail() -> str:
+    """A late, older assignment never overwrites the newest one's columns, but still counts
+    towards the lead's first assignment time and whether it ever came as an MQL."""
+    current = '"lead_attribution"'
+    newer = f'{current}."assigned_at" <= EXCLUDED."assigned_at"'
+    newest_wins = ", ".join(
+        f'"{name}" = CASE WHEN {newer} THEN EXCLUDED."{name}" ELSE {current}."{name}" END'
+        for name in _NEWEST_WINS
+    )
+    return (
+        f'ON CONFLICT ("lead_key") DO UPDATE SET {newest_wins}, '
+        f'"first_assigned_at" = LEAST({current}."first_assigned_at", '
+        'EXCLUDED."first_assigned_at"), '
+        f'"mql" = {current}."mql" OR EXCLUDED."mql"'
+    )
+
+
 _UPSERT_ATTRIBUTION = BulkInsert(
     lead_attribution,
-    _ATTRIBUTION,
-    tail=upsert_tail("lead_key", _ATTRIBUTION)
-    + ' WHERE "lead_attribution"."assigned_at" <= EXCLUDED."assigned_at"',
+    (*_ATTRIBUTION, "first_assigned_at", "mql"),
+    tail=_upsert_attribution_tail(),
 )
 _STORE_REPORTS = BulkInsert(
     crm_feedback,
@@ -43,15 +63,45 @@ _STORE_REPORTS = BulkInsert(
 async def record_attribution(
     conn: AsyncConnection, assignments: Sequence[tuple[str, LeadAssigned]]
 ) -> None:
-    """Keep each lead's newest assignment (by assignment time)."""
-    latest: dict[str, tuple[str, LeadAssigned]] = {}
+    """Keep each lead's newest assignment (by assignment time), its first assignment time
+    and whether any of its assignments came as an MQL."""
+    leads: dict[str, _LeadAssignments] = {}
     for event_id, assigned in assignments:
-        kept = latest.get(assigned.lead_key)
-        if kept is not None and kept[1].assigned_at > assigned.assigned_at:
-            continue  # an older assignment later in the batch must not win
-        latest[assigned.lead_key] = (event_id, assigned)
-    rows = [_attribution_row(event_id, a) for event_id, a in latest.values()]
+        seen = leads.get(assigned.lead_key)
+        leads[assigned.lead_key] = (
+            _LeadAssignments(event_id, assigned, assigned.assigned_at, _is_mql(assigned))
+            if seen is None
+            else seen.including(event_id, assigned)
+        )
+    rows = [
+        (*_attribution_row(lead.event_id, lead.newest), lead.first_assigned_at, lead.mql)
+        for lead in leads.values()
+    ]
     await _UPSERT_ATTRIBUTION.execute(conn, rows)
+
+
+@dataclass(frozen=True)
+class _LeadAssignments:
+    """One lead's assignments in a batch (one upsert may touch a row only once)."""
+
+    event_id: str
+    newest: LeadAssigned
+    first_assigned_at: datetime
+    mql: bool
+
+    def including(self, event_id: str, assigned: LeadAssigned) -> _LeadAssignments:
+        # An older assignment later in the batch must not win.
+        newer = assigned.assigned_at >= self.newest.assigned_at
+        return _LeadAssignments(
+            event_id if newer else self.event_id,
+            assigned if newer else self.newest,
+            min(self.first_assigned_at, assigned.assigned_at),
+            self.mql or _is_mql(assigned),
+        )
+
+
+def _is_mql(assigned: LeadAssigned) -> bool:
+    return assigned.lifecycle_stage == "mql"
 
 
 def _attribution_row(event_id: str, assigned: LeadAssigned) -> tuple[Any, ...]:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, Index, MetaData, Table, Text, func, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from baton_runtime.tables import add_runtime_tables
@@ -23,6 +35,11 @@ lead_attribution = Table(
     Column("score", Float, nullable=True),
     Column("assigned_at", DateTime(timezone=True), nullable=False),
     Column("assigned_event_id", Text, nullable=False),
+    # Kept across assignments, whatever order they arrive in: the handoff (the funnel's
+    # cohort date) and whether the lead ever came as an MQL.
+    Column("first_assigned_at", DateTime(timezone=True), nullable=False),
+    Column("mql", Boolean, nullable=False, server_default=false()),
+    Index("lead_attribution_first_assigned", "first_assigned_at"),
 )
 
 crm_feedback = Table(
@@ -35,4 +52,5 @@ crm_feedback = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True), nullable=True),  # null: waiting
     Index("crm_feedback_waiting", "lead_key", postgresql_where=text("published_at IS NULL")),
+    Index("crm_feedback_lead", "lead_key", postgresql_where=text("lead_key IS NOT NULL")),
 )

@@ -1,0 +1,91 @@
+"""The shared funnel numbers (bearer keys from FEEDBACK_API_KEYS, as for `POST /feedback`):
+
+GET /reports/funnel     leads first assigned in a window (`since`, `until`, default the last
+                        30 days), from handoff to won deal, overall and per source and
+                        campaign (`by=source`, `by=campaign`, default both), with the
+                        definitions; `format=csv` (or `Accept: text/csv`) for a spreadsheet
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from baton_feedback.db import funnel as funnel_db
+from baton_feedback.domain import funnel
+from baton_runtime.api_auth import admin_router
+from baton_runtime.app_state import runtime_of
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+DEFAULT_WINDOW = timedelta(days=30)
+Dimension = Literal["source", "campaign"]
+CSV = "text/csv"
+
+
+def reports_router() -> APIRouter:
+    router = admin_router(prefix="/reports", tags=["reports"])
+
+    @router.get("/funnel", response_model=None)
+    async def funnel_report(
+        request: Request,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        by: Annotated[list[Dimension] | None, Query()] = None,
+        answer_format: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
+    ) -> dict[str, Any] | Response:
+        until = _within_range(until, "until") if until else datetime.now(UTC)
+        since = _within_range(since, "since") if since else max(until - DEFAULT_WINDOW, EARLIEST)
+        if since >= until:
+            raise _invalid("since", "`since` must be before `until`")
+        dimensions = list(dict.fromkeys(by or funnel_db.DIMENSIONS))
+        async with runtime_of(request).engine.connect() as conn:
+            total, groups = await funnel_db.funnel(conn, since, until, dimensions)
+        overall = funnel.figures(total.counts)
+        rows = [{**group.keys, **funnel.figures(group.counts)} for group in groups]
+        if _wants_csv(answer_format, request.headers.get("accept", "")):
+            return Response(
+                funnel.to_csv(overall, rows),
+                media_type=f"{CSV}; charset=utf-8",
+                headers={"Content-Disposition": _attachment(since, until)},
+            )
+        return {
+            "window": {"since": since.isoformat(), "until": until.isoformat()},
+            "by": dimensions,
+            "total": overall,
+            "groups": rows,
+            "definitions": funnel.DEFINITIONS,
+        }
+
+    return router
+
+
+def _wants_csv(answer_format: str | None, accept: str) -> bool:
+    if answer_format is not None:
+        return answer_format == "csv"
+    return any(part.split(";")[0].strip() == CSV for part in accept.split(","))
+
+
+def _attachment(since: datetime, until: datetime) -> str:
+    def stamp(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    return f'attachment; filename="baton-funnel-{stamp(since)}-{stamp(until)}.csv"'
+
+
+def _within_range(value: datetime, name: str) -> datetime:
+    """`value` as an aware instant (naive is UTC) between 1970 and 9000, else 422."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        if EARLIEST <= aware <= LATEST:
+            return aware
+    except OverflowError:
+        pass
+    raise _invalid(name, f"`{name}` must be between 1970 and 9000")
+
+
+def _invalid(name: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own, naming the query parameter."""
+    return HTTPException(422, [{"type": "value_error", "loc": ["query", name], "msg": message}])
