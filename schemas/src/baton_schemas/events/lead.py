@@ -151,6 +151,11 @@ class LeadSnapshot(Closed):
     """The lead state other services need (event-carried state transfer)."""
 
     source: str
+    source_record_id: str | None = Field(
+        default=None,
+        description="the lead's id in the platform it came from (a HubSpot contact id, "
+        "say); when that platform is also the CRM, feedback may name the lead by it",
+    )
     attribution: Attribution = Attribution()
     company_name: str | None = None
     company_domain: str | None = None

@@ -13,6 +13,7 @@ from baton_schemas.events.lead import LeadSnapshot
 def snapshot(lead: LeadCaptured) -> LeadSnapshot:
     return LeadSnapshot(
         source=lead.source,
+        source_record_id=lead.source_record_id,
         attribution=lead.attribution,
         company_name=lead.company.name,
         company_domain=lead.company.domain,
