@@ -130,3 +130,72 @@ async def test_a_rejection_with_an_unlisted_reason_is_dead_lettered_with_the_cau
     assert kept == "c-9"
     message = dict(dead[0].headers)["__connect.errors.exception.message"].decode()
     assert "reason_code 'meh'" in message
+
+
+def by_record(settings, crm_event_id: str, record_id: str, minutes: int, lead_key=None):  # type: ignore[no-untyped-def]
+    event = CrmFeedback.model_validate(
+        {
+            "crm_event_id": crm_event_id,
+            "crm_record_id": record_id,
+            "lead_key": lead_key,
+            "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+            "kind": "activity",
+            "activity": {"type": "email", "direction": "outbound"},
+        }
+    )
+    return encode_event(event, topic=settings.topics.crm_activity, source="/test/crm")
+
+
+async def test_reports_naming_only_a_crm_record_are_matched_to_their_lead(make_settings) -> None:
+    settings = await prepare(make_settings)
+    hubspot_lead = sample_assigned("lead-hs", assigned_at=T0, source="hubspot")
+    # the HubSpot contact id, which is the CRM's record id when HubSpot is the CRM too
+    snapshot = hubspot_lead.lead.model_copy(update={"source_record_id": "901"})
+    hubspot_lead = hubspot_lead.model_copy(update={"lead": snapshot})
+    async with serving(settings):
+        # 1. only the CRM record, before the assignment: kept, waiting
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.crm_activity,
+            [by_record(settings, "e-1", "901", 5)],
+        )
+        await eventually(
+            lambda: scalar(settings, "SELECT count(*) FROM crm_feedback WHERE lead_key IS NULL"),
+            lambda n: n == 1,
+        )
+        # 2. the assignment names the lead's HubSpot record: the waiting report is matched
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.leads_assigned,
+            [
+                encode_assigned(settings, hubspot_lead),
+                encode_assigned(settings, sample_assigned("lead-sf", assigned_at=T0)),
+            ],
+        )
+        matched = await read_topic(settings.kafka_bootstrap, settings.topics.feedback_traceable, 1)
+        # 3. a report naming both teaches the match; a later one naming the record follows
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.crm_activity,
+            [by_record(settings, "e-2", "00Q5e000001", 6, lead_key="lead-sf")],
+        )
+        await read_topic(settings.kafka_bootstrap, settings.topics.feedback_traceable, 2)
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topics.crm_activity,
+            [by_record(settings, "e-3", "00Q5e000001", 7)],
+        )
+        published = await read_topic(
+            settings.kafka_bootstrap, settings.topics.feedback_traceable, 3
+        )
+
+    (first,) = [json.loads(r.value) for r in matched]
+    assert first["crm_event_id"] == "e-1" and first["lead_key"] == "lead-hs"
+    assert first["attribution"]["source"] == "hubspot"
+    assert first["seconds_since_assignment"] == 300
+    third = next(
+        json.loads(r.value) for r in published if json.loads(r.value)["crm_event_id"] == "e-3"
+    )
+    assert third["lead_key"] == "lead-sf"
+    assert third["attribution"]["owner_id"] == "rep-1"
+    assert await scalar(settings, "SELECT count(*) FROM crm_feedback WHERE lead_key IS NULL") == 0

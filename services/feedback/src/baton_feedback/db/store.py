@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_feedback.db.tables import crm_feedback, lead_attribution
+from baton_feedback.db.tables import crm_feedback, crm_records, lead_attribution
 from baton_feedback.domain.outgoing import Handoff
 from baton_runtime.bulk import BulkInsert
 from baton_runtime.db import among
@@ -158,3 +158,47 @@ async def mark_published(conn: AsyncConnection, crm_event_ids: Collection[str]) 
             .where(among(crm_feedback.c.crm_event_id, crm_event_ids))
             .values(published_at=func.now())
         )
+
+
+_MAPPINGS = BulkInsert(
+    crm_records,
+    ("crm_record_id", "lead_key"),
+    tail='ON CONFLICT ("crm_record_id") DO UPDATE SET "lead_key" = EXCLUDED."lead_key", '
+    '"updated_at" = now()',
+)
+
+
+async def remember_records(conn: AsyncConnection, pairs: dict[str, str]) -> None:
+    """CRM record id -> lead key, the latest word winning (a CRM may merge records)."""
+    await _MAPPINGS.execute(conn, sorted(pairs.items()))
+
+
+async def leads_of_records(conn: AsyncConnection, record_ids: Collection[str]) -> dict[str, str]:
+    if not record_ids:
+        return {}
+    rows = await conn.execute(
+        select(crm_records.c.crm_record_id, crm_records.c.lead_key).where(
+            among(crm_records.c.crm_record_id, record_ids)
+        )
+    )
+    return {row.crm_record_id: row.lead_key for row in rows}
+
+
+_MATCH_WAITING = text(
+    """
+UPDATE crm_feedback AS f
+SET lead_key = m.lead_key, event = jsonb_set(f.event, '{lead_key}', to_jsonb(m.lead_key))
+FROM crm_records AS m
+WHERE f.lead_key IS NULL AND f.crm_record_id = m.crm_record_id
+  AND m.crm_record_id = ANY(:record_ids)
+RETURNING f.lead_key
+"""
+)
+
+
+async def match_waiting(conn: AsyncConnection, record_ids: Collection[str]) -> set[str]:
+    """Give the reports kept under only a CRM record id, now known, their lead; the leads."""
+    if not record_ids:
+        return set()
+    rows = await conn.execute(_MATCH_WAITING, {"record_ids": sorted(record_ids)})
+    return {row.lead_key for row in rows}

@@ -53,4 +53,15 @@ crm_feedback = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),  # null: waiting
     Index("crm_feedback_waiting", "lead_key", postgresql_where=text("published_at IS NULL")),
     Index("crm_feedback_lead", "lead_key", postgresql_where=text("lead_key IS NOT NULL")),
+    Index("crm_feedback_unmatched", "crm_record_id", postgresql_where=text("lead_key IS NULL")),
+)
+
+# Which lead a CRM record is: learned from reports that name both, and from assignments
+# whose lead came from a platform that is also the CRM (its record id is the CRM's).
+crm_records = Table(
+    "crm_records",
+    metadata,
+    Column("crm_record_id", Text, primary_key=True),
+    Column("lead_key", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
