@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from e2e_support import ADMIN_KEYS, set_up_routing
 from router_support import TEST_POLICY
 from signing import SECRETS, StandardWebhooksAuth
 
@@ -34,7 +35,6 @@ from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.main import MIGRATIONS as SLA_MIGRATIONS
 from baton_sla_monitor.main import create_app as create_sla_monitor
 
-ADMIN = {"authorization": "Bearer k-ops"}
 CRM = {"authorization": "Bearer k-crm"}
 POLICY = TEST_POLICY.replace("version: policy-test-7", "version: loop-e2e-1").replace(
     "  fallback_queue: unassigned",
@@ -49,7 +49,7 @@ def values(records: Any) -> list[dict[str, Any]]:
 
 
 async def test_touch_rejection_and_won_deal_flow_back_to_marketing(make_settings) -> None:
-    router = make_settings(RouterSettings, webhook_secrets=SECRETS, api_keys={"ops": "k-ops"})
+    router = make_settings(RouterSettings, webhook_secrets=SECRETS, api_keys=ADMIN_KEYS)
     sla = make_settings(SlaMonitorSettings, api_keys={"ops": "k-sla"})
     feedback = make_settings(FeedbackSettings, api_keys={"crm": "k-crm"})
     await create_topics_for(router)
@@ -65,18 +65,7 @@ async def test_touch_rejection_and_won_deal_flow_back_to_marketing(make_settings
         crm = await stack.enter_async_context(running(create_feedback(feedback)))
         for client in (router_client, sla_client, crm):
             await wait_ready(client)
-        answer = await router_client.put(
-            "/policy", content=POLICY, headers={**ADMIN, "content-type": "application/yaml"}
-        )
-        assert answer.status_code == 200, answer.text
-        for rep in ("rep-ada", "rep-bo"):
-            answer = await router_client.put(
-                f"/roster/reps/{rep}", json={"name": rep, "time_zone": "UTC"}, headers=ADMIN
-            )
-            assert answer.status_code in (200, 201), answer.text
-        pool = {"strategy": "round_robin", "members": [{"rep_id": "rep-ada"}, {"rep_id": "rep-bo"}]}
-        answer = await router_client.put("/roster/pools/inbound", json=pool, headers=ADMIN)
-        assert answer.status_code in (200, 201), answer.text
+        await set_up_routing(router_client, POLICY)
 
         webhook = {
             "person": {"email": "grace@example.com", "title": "CTO", "country": "DE"},

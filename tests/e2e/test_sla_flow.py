@@ -9,6 +9,7 @@ import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 
+from e2e_support import ADMIN_KEYS, set_up_routing
 from router_support import TEST_POLICY
 from signing import SECRETS, StandardWebhooksAuth
 
@@ -29,7 +30,6 @@ from baton_sla_monitor.config import SlaMonitorSettings
 from baton_sla_monitor.main import MIGRATIONS as SLA_MIGRATIONS
 from baton_sla_monitor.main import create_app as create_sla_monitor
 
-ADMIN = {"authorization": "Bearer k-ops"}
 TOLERANCE = timedelta(milliseconds=250)
 POLICY = (
     TEST_POLICY.replace("version: policy-test-7", "version: sla-e2e-1").split("sla:")[0]
@@ -65,7 +65,7 @@ def decoded(records):  # type: ignore[no-untyped-def]
 
 
 async def test_breach_reassigns_and_a_timely_touch_is_met(make_settings) -> None:
-    router = make_settings(RouterSettings, webhook_secrets=SECRETS, api_keys={"ops": "k-ops"})
+    router = make_settings(RouterSettings, webhook_secrets=SECRETS, api_keys=ADMIN_KEYS)
     sla = make_settings(SlaMonitorSettings)
     await create_topics_for(router)
     await migrate(router, ROUTER_MIGRATIONS)
@@ -77,18 +77,7 @@ async def test_breach_reassigns_and_a_timely_touch_is_met(make_settings) -> None
         sla_client = await stack.enter_async_context(running(create_sla_monitor(sla)))
         for client in (router_client, sla_client):
             await wait_ready(client)
-        answer = await router_client.put(
-            "/policy", content=POLICY, headers={**ADMIN, "content-type": "application/yaml"}
-        )
-        assert answer.status_code == 200, answer.text
-        for rep in ("rep-ada", "rep-bo"):
-            answer = await router_client.put(
-                f"/roster/reps/{rep}", json={"name": rep, "time_zone": "UTC"}, headers=ADMIN
-            )
-            assert answer.status_code in (200, 201), answer.text
-        pool = {"strategy": "round_robin", "members": [{"rep_id": "rep-ada"}, {"rep_id": "rep-bo"}]}
-        answer = await router_client.put("/roster/pools/inbound", json=pool, headers=ADMIN)
-        assert answer.status_code in (200, 201), answer.text
+        await set_up_routing(router_client, POLICY)
 
         late = await router_client.post("/webhooks/generic", json=lead("late@example.com"))
         assert late.status_code == 202, late.text

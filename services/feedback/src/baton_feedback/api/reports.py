@@ -11,15 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from baton_feedback.db import funnel as funnel_db
 from baton_feedback.domain import funnel
 from baton_runtime.api_auth import admin_router
 from baton_runtime.app_state import runtime_of
+from baton_runtime.report_window import report_window
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 DEFAULT_WINDOW = timedelta(days=30)
 Dimension = Literal["source", "campaign"]
 CSV = "text/csv"
@@ -36,10 +35,7 @@ def reports_router() -> APIRouter:
         by: Annotated[list[Dimension] | None, Query()] = None,
         answer_format: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
     ) -> dict[str, Any] | Response:
-        until = _within_range(until, "until") if until else datetime.now(UTC)
-        since = _within_range(since, "since") if since else max(until - DEFAULT_WINDOW, EARLIEST)
-        if since >= until:
-            raise _invalid("since", "`since` must be before `until`")
+        since, until = report_window(since, until, DEFAULT_WINDOW)
         dimensions = list(dict.fromkeys(by or funnel_db.DIMENSIONS))
         async with runtime_of(request).engine.connect() as conn:
             total, groups = await funnel_db.funnel(conn, since, until, dimensions)
@@ -73,19 +69,3 @@ def _attachment(since: datetime, until: datetime) -> str:
         return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
     return f'attachment; filename="baton-funnel-{stamp(since)}-{stamp(until)}.csv"'
-
-
-def _within_range(value: datetime, name: str) -> datetime:
-    """`value` as an aware instant (naive is UTC) between 1970 and 9000, else 422."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        if EARLIEST <= aware <= LATEST:
-            return aware
-    except OverflowError:
-        pass
-    raise _invalid(name, f"`{name}` must be between 1970 and 9000")
-
-
-def _invalid(name: str, message: str) -> HTTPException:
-    """A 422 shaped like FastAPI's own, naming the query parameter."""
-    return HTTPException(422, [{"type": "value_error", "loc": ["query", name], "msg": message}])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -22,13 +22,12 @@ from sqlalchemy import Row
 
 from baton_runtime.api_auth import admin_router
 from baton_runtime.app_state import runtime_of
+from baton_runtime.report_window import instant, report_window
 from baton_sla_monitor.db import reports
 
 PRINTABLE = r"^[^\x00-\x1f]+$"
 Name = Annotated[str | None, Query(min_length=1, max_length=200, pattern=PRINTABLE)]
 LeadKey = Annotated[str, Path(min_length=1, max_length=200, pattern=PRINTABLE)]
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 Dimension = Literal["owner", "team", "tier", "source"]
 DEFAULT_WINDOW = timedelta(days=30)
 
@@ -85,10 +84,7 @@ def sla_router() -> APIRouter:
         until: datetime | None = None,
         by: Annotated[list[Dimension] | None, Query()] = None,
     ) -> dict[str, Any]:
-        until = _within_range(until, "until") if until else datetime.now(UTC)
-        since = _within_range(since, "since") if since else max(until - DEFAULT_WINDOW, EARLIEST)
-        if since >= until:
-            raise HTTPException(422, "`since` must be before `until`")
+        since, until = report_window(since, until, DEFAULT_WINDOW)
         dimensions = list(dict.fromkeys(by or reports.DIMENSIONS))
         async with runtime_of(request).engine.connect() as conn:
             groups = await reports.compliance(conn, since, until, dimensions)
@@ -132,20 +128,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         due_at, deadline_id = raw.split("|", 1)
         if not re.match(PRINTABLE, deadline_id):
             raise ValueError("control character in the cursor")
-        return _within_range(datetime.fromisoformat(due_at), "after"), deadline_id
+        return instant(datetime.fromisoformat(due_at), "after"), deadline_id
     except (binascii.Error, UnicodeDecodeError, ValueError, HTTPException) as exc:
         raise HTTPException(422, "`after` is not a cursor this API returned") from exc
-
-
-def _within_range(value: datetime, name: str) -> datetime:
-    """`value` as an aware instant (naive is UTC) between 1970 and 9000, else 422."""
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        if EARLIEST <= aware <= LATEST:
-            return aware
-    except OverflowError:
-        pass
-    raise HTTPException(422, f"`{name}` must be between 1970 and 9000")
 
 
 def _without_group(figures: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""The `since`/`until` window every report endpoint takes, checked the same way: instants
+between 1970 and 9000 (naive ones are UTC), `since` before `until`, and by default the
+`default` span up to now. A bad value is a 422 naming the query parameter, shaped like
+FastAPI's own validation errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def query_error(name: str, message: str) -> HTTPException:
+    return HTTPException(422, [{"type": "value_error", "loc": ["query", name], "msg": message}])
+
+
+def instant(value: datetime, name: str) -> datetime:
+    """`value` as an aware instant between 1970 and 9000, else a 422 naming `name`."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        if EARLIEST <= aware <= LATEST:
+            return aware
+    except OverflowError:
+        pass
+    raise query_error(name, f"`{name}` must be between 1970 and 9000")
+
+
+def report_window(
+    since: datetime | None, until: datetime | None, default: timedelta
+) -> tuple[datetime, datetime]:
+    until = instant(until, "until") if until else datetime.now(UTC)
+    since = instant(since, "since") if since else max(until - default, EARLIEST)
+    if since >= until:
+        raise query_error("since", "`since` must be before `until`")
+    return since, until
