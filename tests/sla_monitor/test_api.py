@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from sla_support import AUTH, FAST, prepare, serving
 
+from baton_runtime.bulk import write_all
 from baton_runtime.db import create_engine
 from baton_runtime.testing import sample_assigned
 from baton_schemas.events.lead import Owner
 from baton_schemas.sla_policy import SlaPolicy
-from baton_sla_monitor.db.store import save_deadlines
+from baton_sla_monitor.db.store import deadline_rows
 from baton_sla_monitor.domain.lifecycle import (
     Deadline,
     Touch,
@@ -92,7 +93,7 @@ async def test_the_sla_api(make_settings) -> None:
     deadlines = seeded()
     engine = create_engine(settings)
     async with engine.begin() as conn:
-        await save_deadlines(conn, deadlines)
+        await write_all(conn, [deadline_rows(deadlines)])
     await engine.dispose()
     open_ones = sorted(
         (d for d in deadlines if d.closed_at is None), key=lambda d: (d.due_at, d.deadline_id)

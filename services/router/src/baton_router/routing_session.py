@@ -1,8 +1,9 @@
 """One consumer batch's routing, inside its transaction.
 
-The policy and the roster (pools and loads locked) are read once, before the leads; leads are decided in
-order against that snapshot, each decision updating it; `flush` writes the new pool state,
-loads, lead owners, identities and history back together, with the batch's outbox rows."""
+The policy and the roster (pools and loads locked) are read once, before the leads; leads
+are decided in order against that snapshot, each decision updating it; `writes` gives the
+new pool state, loads, lead owners, identities, history and closed deals back as rows the
+consumer writes with the batch's outbox rows."""
 
 from __future__ import annotations
 

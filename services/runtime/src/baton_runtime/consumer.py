@@ -3,9 +3,10 @@
 Per batch from `getmany`: decode and validate each record (poison goes to the dead-letter
 topic), then one database transaction that records the event ids in the inbox (so a
 redelivered event changes nothing), runs the service's handler and writes the events it
-emits to the outbox. Offsets are committed only after that transaction committed. The next batch is fetched
-and decoded while the current one waits on the database; a batch that is abandoned takes the
-one fetched ahead of it back with it (both are sought back and fetched again).
+emits to the outbox (with any rows the handler asked to write, in one statement). Offsets
+are committed only after that transaction committed. The next batch is fetched and decoded
+while the current one waits on the database; a batch that is abandoned takes the one
+fetched ahead of it back with it (both are sought back and fetched again).
 
 Failures of the infrastructure (database or broker down) are retried until they pass and
 never dead-letter a record. Failures of a record are retried a bounded number of times;

@@ -49,7 +49,9 @@ def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels") from exc
     except ValueError as exc:  # JSONDecodeError; over-long integers
         raise HTTPException(400, f"body is not valid JSON: {exc}") from exc
-    if _depth(payload) > max_depth:
+    # Nesting needs an opening bracket per level: a body with few of them (most bodies)
+    # cannot be too deep, and counting is far cheaper than walking the parsed value.
+    if text.count("{") + text.count("[") > max_depth and _depth(payload) > max_depth:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
     return payload
 

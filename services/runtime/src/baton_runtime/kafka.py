@@ -6,9 +6,14 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import HTTPException
 
+from baton_runtime.logs import get_logger
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
+
+log = get_logger(__name__)
 
 
 def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -52,3 +57,17 @@ async def publish(producer: AIOKafkaProducer, records: Sequence[OutgoingRecord])
         for record in records
     ]
     await asyncio.gather(*acks)
+
+
+async def publish_or_503(
+    producer: AIOKafkaProducer, records: Sequence[OutgoingRecord], timeout_s: float
+) -> None:
+    """`publish` for an HTTP door that answers 202 only once the broker has the records:
+    a broker that is down or too slow is a 503 the client retries, never a lost record."""
+    try:
+        await asyncio.wait_for(publish(producer, records), timeout_s)
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("broker unavailable, asking the client to retry", error=repr(exc))
+        raise HTTPException(
+            503, "broker unavailable, retry later", headers={"Retry-After": "5"}
+        ) from exc

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.backoff import Backoff
-from baton_runtime.bulk import BulkInsert, Rows, write_all
+from baton_runtime.bulk import BulkInsert, Rows
 from baton_runtime.db import among
 from baton_runtime.kafka import publish
 from baton_runtime.metrics import RuntimeMetrics
@@ -67,7 +67,8 @@ class RecentRecords:
 
 
 class Outbox:
-    """Writes events into the outbox inside the caller's transaction."""
+    """The outbox rows of events, written by the caller inside its transaction
+    (`bulk.write_all`, with the transaction's other rows)."""
 
     def __init__(self, tables: RuntimeTables, shards: int, recent: RecentRecords) -> None:
         self._insert = BulkInsert(
@@ -75,11 +76,6 @@ class Outbox:
         )
         self._shards = shards
         self._recent = recent
-
-    async def add(self, conn: AsyncConnection, records: Sequence[OutgoingRecord]) -> int:
-        await write_all(conn, [self.rows(records)])
-        self.written(records)
-        return len(records)
 
     def rows(self, records: Sequence[OutgoingRecord]) -> Rows:
         """The outbox rows for `records`, to be written with other rows (`write_all`);

@@ -11,6 +11,7 @@ from fastapi import HTTPException
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+DEFAULT_WINDOW = timedelta(days=30)
 
 
 def query_error(name: str, message: str) -> HTTPException:
@@ -29,7 +30,7 @@ def instant(value: datetime, name: str) -> datetime:
 
 
 def report_window(
-    since: datetime | None, until: datetime | None, default: timedelta
+    since: datetime | None, until: datetime | None, default: timedelta = DEFAULT_WINDOW
 ) -> tuple[datetime, datetime]:
     until = instant(until, "until") if until else datetime.now(UTC)
     since = instant(since, "since") if since else max(until - default, EARLIEST)

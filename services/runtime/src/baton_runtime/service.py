@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from baton_runtime.bulk import Rows, write_all
 from baton_runtime.consumer import EventConsumer, Handler
 from baton_runtime.db import create_engine, ping
 from baton_runtime.deadletter import DeadLetters
@@ -106,13 +107,20 @@ class ServiceRuntime:
         return f"/baton/{self.settings.service_name}"
 
     async def emit(
-        self, conn: AsyncConnection, events: Iterable[BatonEvent], *, topic: str
+        self,
+        conn: AsyncConnection,
+        events: Iterable[BatonEvent],
+        *,
+        topic: str,
+        writes: Sequence[Rows] = (),
     ) -> None:
         """Write `events` to the outbox in the caller's transaction (outside a consumer
-        batch). The relay publishes them once that commits; `relay.wake()` after the commit
+        batch), in one statement with `writes` (rows nothing reads back before the commit).
+        The relay publishes them once that commits; `relay.wake()` after the commit
         publishes them at once instead of at the next poll."""
         records = [encode_event(event, topic=topic, source=self.source) for event in events]
-        await self.outbox.add(conn, records)
+        await write_all(conn, [*writes, self.outbox.rows(records)])
+        self.outbox.written(records)
 
     def spawn(self, name: str, loop: BackgroundLoop) -> None:
         """Run a background loop until shutdown; liveness reports it if it ends early or

@@ -49,9 +49,8 @@ def by_time(touch: Touch) -> datetime:
 
 
 async def store_policies(batch: Batch) -> None:
-    for incoming in batch.events:
-        assert isinstance(incoming.event, PolicyActivated)
-        await store.store_policy(batch.conn, incoming.event)
+    versions = [i.event for i in batch.events if isinstance(i.event, PolicyActivated)]
+    batch.write(store.policy_rows(versions))
 
 
 def lifecycle_handler(
@@ -68,7 +67,8 @@ def lifecycle_handler(
                 await run.assigned(incoming, incoming.event)
             elif isinstance(incoming.event, FeedbackTraceable):
                 await run.touched(incoming, incoming.event)
-        await run.save()
+        batch.write(store.deadline_rows(run.changed.values()))
+        batch.write(store.touch_rows(run.touches))
         due = next_steps(run.changed.values())
         batch.on_commit(lambda: schedule(due))
         batch.on_commit(lambda: metrics.count(run.published))
@@ -79,7 +79,7 @@ def lifecycle_handler(
 @dataclass
 class _LifecycleRun:
     """One batch: the leads' open deadlines and waiting touches, changed in memory in
-    record order, written back at the end."""
+    record order; the handler hands the changed ones to the batch to write."""
 
     batch: Batch
     policies: PolicyBook
@@ -113,10 +113,6 @@ class _LifecycleRun:
         self.kept = await present(conn, deadlines.c.deadline_id, assigned_ids)
         self.waiting = await store.unmatched_touches(conn, keys)
         self.seen_touches = await present(conn, touches.c.crm_event_id, crm_ids)
-
-    async def save(self) -> None:
-        await store.save_deadlines(self.batch.conn, self.changed.values())
-        await store.save_touches(self.batch.conn, self.touches)
 
     async def assigned(self, incoming: IncomingEvent, assigned: LeadAssigned) -> None:
         lead = assigned.lead_key

@@ -134,8 +134,9 @@ class DeadlineTimer:
                     lateness = (now - deadline.next_fire_at).total_seconds()
                     self._metrics.fire_delay.observe(max(lateness, 0.0))
                 fired += fire_due(deadline, now, sla, breached.get(deadline.lead_key, ()))
-            await self._runtime.emit(conn, fired, topic=self._topic)
-            await store.save_deadlines(conn, due)
+            await self._runtime.emit(
+                conn, fired, topic=self._topic, writes=[store.deadline_rows(due)]
+            )
         self._metrics.count(fired)
         self._runtime.relay.wake()
         self.schedule(next_steps(due))

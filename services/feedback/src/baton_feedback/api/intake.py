@@ -12,12 +12,10 @@ sends an event again gets the same id and the consumer absorbs it.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -27,7 +25,7 @@ from baton_feedback.domain.outgoing import UnknownReason, check_reason
 from baton_runtime.api_auth import SafeJSONResponse, authenticate, validation_errors
 from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
-from baton_runtime.kafka import publish
+from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_runtime.signatures import SignatureError, SignedRequest, verify_standard_webhooks
 from baton_schemas import CrmFeedback, encode_event
@@ -62,15 +60,7 @@ def intake_router() -> APIRouter:
             )
             for event in events
         ]
-        try:
-            await asyncio.wait_for(publish(runtime.producer, records), config.publish_timeout_s)
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("broker unavailable, asking the CRM to retry", error=repr(exc))
-            return SafeJSONResponse(
-                {"detail": "broker unavailable, retry later"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
+        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
         log.info("feedback accepted", client=client, events=len(records))
         return SafeJSONResponse(
             {"event_ids": [record.event_id for record in records]}, status_code=202

@@ -8,7 +8,7 @@ GET /reports/funnel     leads first assigned in a window (`since`, `until`, defa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,7 +19,6 @@ from baton_runtime.api_auth import admin_router
 from baton_runtime.app_state import runtime_of
 from baton_runtime.report_window import report_window
 
-DEFAULT_WINDOW = timedelta(days=30)
 Dimension = Literal["source", "campaign"]
 CSV = "text/csv"
 
@@ -35,7 +34,7 @@ def reports_router() -> APIRouter:
         by: Annotated[list[Dimension] | None, Query()] = None,
         answer_format: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
     ) -> dict[str, Any] | Response:
-        since, until = report_window(since, until, DEFAULT_WINDOW)
+        since, until = report_window(since, until)
         dimensions = list(dict.fromkeys(by or funnel_db.DIMENSIONS))
         async with runtime_of(request).engine.connect() as conn:
             total, groups = await funnel_db.funnel(conn, since, until, dimensions)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_feedback.db.tables import crm_feedback, crm_records, lead_attribution
 from baton_feedback.domain.outgoing import Handoff
-from baton_runtime.bulk import BulkInsert
+from baton_runtime.bulk import BulkInsert, upsert_tail
 from baton_runtime.db import among
 from baton_schemas import CrmFeedback, LeadAssigned
 
@@ -160,11 +160,11 @@ async def mark_published(conn: AsyncConnection, crm_event_ids: Collection[str]) 
         )
 
 
+_MAPPING_COLUMNS = ("crm_record_id", "lead_key")
 _MAPPINGS = BulkInsert(
     crm_records,
-    ("crm_record_id", "lead_key"),
-    tail='ON CONFLICT ("crm_record_id") DO UPDATE SET "lead_key" = EXCLUDED."lead_key", '
-    '"updated_at" = now()',
+    _MAPPING_COLUMNS,
+    tail=upsert_tail("crm_record_id", _MAPPING_COLUMNS) + ', "updated_at" = now()',
 )
 
 

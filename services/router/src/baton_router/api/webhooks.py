@@ -8,11 +8,9 @@ the retry gets the same event ids), else 202 with the event ids and lead keys.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
@@ -28,7 +26,7 @@ from baton_router.domain.sources import (
 )
 from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
-from baton_runtime.kafka import publish
+from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_schemas import OutgoingRecord, encode_event
 
@@ -117,15 +115,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             )
             for index, captured in enumerate(leads)
         ]
-        try:
-            await asyncio.wait_for(publish(runtime.producer, records), config.publish_timeout_s)
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("broker unavailable, asking sender to retry", error=repr(exc))
-            return JSONResponse(
-                {"detail": "broker unavailable, retry later"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
+        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
         for record, captured in zip(records, leads, strict=True):
             log.debug(  # per request: info would cost a fifth of intake's CPU
                 "lead accepted",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.tables import closed_deals
 from baton_router.domain.policy.learned import LearnedModel, Outcomes
-from baton_runtime.bulk import BulkInsert, Rows
+from baton_runtime.bulk import BulkInsert, Rows, upsert_tail
 
 _DEAL_COLUMNS = ("lead_key", "outcome", "closed_at", "crm_event_id", "facts")
 # A lead keeps its latest outcome (a reopened and lost deal replaces the win); every change
@@ -19,8 +19,7 @@ _DEAL_COLUMNS = ("lead_key", "outcome", "closed_at", "crm_event_id", "facts")
 _DEALS = BulkInsert(
     closed_deals,
     _DEAL_COLUMNS,
-    tail='ON CONFLICT ("lead_key") DO UPDATE SET '
-    + ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _DEAL_COLUMNS[1:])
+    tail=upsert_tail("lead_key", _DEAL_COLUMNS)
     + ", \"revision\" = nextval('closed_deals_revision') "
     + 'WHERE "closed_deals"."closed_at" <= EXCLUDED."closed_at"',
 )

@@ -1,8 +1,10 @@
 """Loading the roster for routing and saving what routing changed.
 
 Routing reads the policy version and the whole roster in one statement and locks every
-pool row (in name order, so replicas never deadlock) for the batch's transaction: pool cursors and rep loads are then read and written by one router at a time,
-which is what keeps round robins fair across replicas and restarts."""
+pool row (in name order, so replicas never deadlock) for the batch's transaction: pool
+cursors and rep loads are then read and written by one router at a time, which is what
+keeps round robins fair across replicas and restarts. What routing changed goes back as
+rows the consumer writes with the batch's outbox rows."""
 
 from __future__ import annotations
 

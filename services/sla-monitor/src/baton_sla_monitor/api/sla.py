@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -29,7 +29,6 @@ PRINTABLE = r"^[^\x00-\x1f]+$"
 Name = Annotated[str | None, Query(min_length=1, max_length=200, pattern=PRINTABLE)]
 LeadKey = Annotated[str, Path(min_length=1, max_length=200, pattern=PRINTABLE)]
 Dimension = Literal["owner", "team", "tier", "source"]
-DEFAULT_WINDOW = timedelta(days=30)
 
 
 def sla_router() -> APIRouter:
@@ -84,7 +83,7 @@ def sla_router() -> APIRouter:
         until: datetime | None = None,
         by: Annotated[list[Dimension] | None, Query()] = None,
     ) -> dict[str, Any]:
-        since, until = report_window(since, until, DEFAULT_WINDOW)
+        since, until = report_window(since, until)
         dimensions = list(dict.fromkeys(by or reports.DIMENSIONS))
         async with runtime_of(request).engine.connect() as conn:
             groups = await reports.compliance(conn, since, until, dimensions)

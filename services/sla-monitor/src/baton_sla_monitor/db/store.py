@@ -1,5 +1,6 @@
 """Deadlines, touches and policy versions in and out of the database. Rows are written back
-whole (one upsert per table and batch); reads that precede a change lock the rows in
+whole (one upsert per table and batch, given as rows for the caller to write with its
+outbox rows); reads that precede a change lock the rows in
 deadline id order, the same order the timer locks them in, so the two never deadlock."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_runtime.bulk import BulkInsert, upsert_tail
+from baton_runtime.bulk import BulkInsert, Rows, upsert_tail
 from baton_runtime.db import among, lock_keys
 from baton_schemas import PolicyActivated
 from baton_schemas.events.lead import Owner
@@ -40,13 +41,22 @@ _SAVE_TOUCHES = BulkInsert(
 # policy versions ---------------------------------------------------------------------
 
 
-async def store_policy(conn: AsyncConnection, event: PolicyActivated) -> None:
-    """Keep a version's SLA terms. A version never changes, so a repeat is ignored."""
-    sla = event.sla.model_dump(mode="json") if event.sla is not None else None
-    await conn.execute(
-        insert(sla_policies)
-        .values(version=event.version, sla=sla, activated_at=event.activated_at)
-        .on_conflict_do_nothing(index_elements=["version"])
+_POLICIES = BulkInsert(
+    sla_policies, ("version", "sla", "activated_at"), tail='ON CONFLICT ("version") DO NOTHING'
+)
+
+
+def policy_rows(events: Iterable[PolicyActivated]) -> Rows:
+    """Each version's SLA terms (null: none). A version never changes: a repeat is ignored."""
+    return _POLICIES.of(
+        [
+            (
+                event.version,
+                event.sla.model_dump_json() if event.sla is not None else None,
+                event.activated_at,
+            )
+            for event in events
+        ]
     )
 
 
@@ -85,8 +95,9 @@ def _row_of(deadline: Deadline) -> tuple[Any, ...]:
     return tuple(values[name] for name in DEADLINE_COLUMNS)
 
 
-async def save_deadlines(conn: AsyncConnection, changed: Iterable[Deadline]) -> None:
-    await _SAVE_DEADLINES.execute(conn, [_row_of(deadline) for deadline in changed])
+def deadline_rows(changed: Iterable[Deadline]) -> Rows:
+    """The deadlines, written back whole."""
+    return _SAVE_DEADLINES.of([_row_of(deadline) for deadline in changed])
 
 
 async def lock_leads(conn: AsyncConnection, lead_keys: Collection[str]) -> None:
@@ -190,12 +201,11 @@ async def unmatched_touches(
     return found
 
 
-async def save_touches(conn: AsyncConnection, matched: dict[str, tuple[Touch, str | None]]) -> None:
-    """Store touches with the deadline each met (None: none yet)."""
-    await _SAVE_TOUCHES.execute(
-        conn,
+def touch_rows(matched: dict[str, tuple[Touch, str | None]]) -> Rows:
+    """Touches with the deadline each met (None: none yet)."""
+    return _SAVE_TOUCHES.of(
         [
             (t.crm_event_id, t.lead_key, t.touched_at, t.activity_type, t.direction, deadline_id)
             for t, deadline_id in matched.values()
-        ],
+        ]
     )
