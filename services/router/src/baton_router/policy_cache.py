@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.db.policies import ActivePolicy, activate, active_version
-from baton_router.db.tables import policy_versions
 from baton_router.domain.policy.loader import default_policy_text, load_policy
 from baton_router.domain.policy.model import Policy
 from baton_router.policy_events import announce
@@ -25,12 +23,6 @@ SHIPPED_DEFAULT = "shipped default"
 class PolicyCache:
     def __init__(self) -> None:
         self._policy: Policy | None = None
-
-    async def current(self, conn: AsyncConnection) -> Policy:
-        version = (
-            await conn.execute(select(policy_versions.c.version).where(policy_versions.c.active))
-        ).scalar_one_or_none()
-        return await self.at_version(conn, version)
 
     async def at_version(self, conn: AsyncConnection, version: str | None) -> Policy:
         """The active policy, given its version as just read (routing reads it with the

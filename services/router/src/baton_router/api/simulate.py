@@ -25,7 +25,7 @@ from baton_router.api.validation import Closed, engine, find_unstorable, invalid
 from baton_router.db import admin as db
 from baton_router.db.leads import account_owners_for, canonical_keys, identities_of
 from baton_router.db.learned import load_model
-from baton_router.db.roster import load_roster
+from baton_router.db.roster import load_routing_state
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.intake import NormalisationError, normalise_generic
 from baton_router.domain.policy.loader import MAX_DOCUMENT_CHARS, PolicyError, load_policy
@@ -96,8 +96,11 @@ def simulate_router() -> APIRouter:
             conn = await conn.execution_options(postgresql_readonly=True)
             transaction = await conn.begin()
             try:
+                state = await load_routing_state(conn, now, lock=False)
                 try:
-                    policy = trial or await _policies(request).current(conn)
+                    policy = trial or await _policies(request).at_version(
+                        conn, state.policy_version
+                    )
                 except RuntimeError as exc:
                     raise HTTPException(409, str(exc)) from exc
                 learned = policy.scoring.learned
@@ -108,7 +111,6 @@ def simulate_router() -> APIRouter:
                 lead_key = (await canonical_keys(conn, wanted))[lead.lead_key]
                 previous = await db.current_lead(conn, lead_key)
                 owners = await account_owners_for(conn, [domain] if domain else [])
-                roster = await load_roster(conn, now)
             finally:
                 await transaction.rollback()
 
@@ -121,7 +123,7 @@ def simulate_router() -> APIRouter:
             lead_key=lead_key,
             facts=assessment.facts,
             routing=policy.routing,
-            roster=roster,
+            roster=state.roster,
             now=now,
             account_owner_id=owners.get(domain) if domain else None,
             existing_owner_id=sticky,

@@ -128,11 +128,6 @@ async def load_routing_state(conn: AsyncConnection, now: datetime, *, lock: bool
     )
 
 
-async def load_roster(conn: AsyncConnection, now: datetime) -> RosterSnapshot:
-    """The roster as of `now`, unlocked (for answers that change nothing)."""
-    return (await load_routing_state(conn, now, lock=False)).roster
-
-
 def pools_from(
     pool_rows: Iterable[Mapping[Any, Any]], member_rows: Iterable[Mapping[Any, Any]]
 ) -> list[Pool]:
