@@ -12,6 +12,7 @@ A W3C `traceparent` header rides along so traces cross the broker.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class DecodedEvent:
 
 
 def new_traceparent() -> str:
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
 
 
 def child_traceparent(parent: str | None) -> str:
@@ -65,7 +66,7 @@ def child_traceparent(parent: str | None) -> str:
     parts = parent.split("-") if parent else []
     if len(parts) != 4 or len(parts[1]) != 32:
         return new_traceparent()
-    return f"{parts[0]}-{parts[1]}-{uuid.uuid4().hex[:16]}-{parts[3]}"
+    return f"{parts[0]}-{parts[1]}-{os.urandom(8).hex()}-{parts[3]}"
 
 
 def encode_event(
