@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e lint schemas schemas-check bench bench-quick bench-sla clean
+.PHONY: install run lead test test-members test-e2e test-deploy up down lint schemas schemas-check bench bench-quick bench-sla clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -32,7 +32,7 @@ lead: install
 
 # Each workspace member's tests run in an environment holding only that member's
 # dependencies (plus its test group), so an undeclared import fails here.
-test: install test-members test-e2e
+test: install test-members test-e2e test-deploy
 
 member_dir = $(if $(filter schemas,$(1)),schemas,services/$(1))
 member_tests = tests/$(subst -,_,$(1))
@@ -48,6 +48,23 @@ test-members: $(UV)
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e -q
+
+# The offline checks of deploy/ (no Docker engine or cluster needed): compose file and
+# Kubernetes manifests against their schemas, environment variables, Dockerfile paths.
+test-deploy: install
+	$(PY) -m pytest tests/deploy -q
+
+# The compose stack on Apache Kafka and PostgreSQL (needs Docker with compose). The stack's
+# secrets are generated once into .baton/compose.env; see deploy/README.md.
+COMPOSE := docker compose --env-file .baton/compose.env -f deploy/compose.yaml
+
+up:
+	$(PYTHON) deploy/compose/make_env.py .baton/compose.env
+	$(COMPOSE) up -d --build
+
+down:
+	@test -f .baton/compose.env || $(PYTHON) deploy/compose/make_env.py .baton/compose.env
+	$(COMPOSE) down
 
 lint: install
 	$(VENV)/bin/ruff check .
