@@ -3,9 +3,10 @@ secret is committed: database passwords, webhook secrets and API keys, random pe
 
     python3 deploy/compose/make_env.py .baton/compose.env
 
-An existing file is kept as it is (delete it to start over with new secrets; the database
-volume keeps the old passwords, so `make down` with `-v` too). Stdlib only: it runs before
-anything is installed.
+An existing file is kept as it is. To start over with new secrets, delete it and the
+volumes too (`docker compose --env-file .baton/compose.env -f deploy/compose.yaml down -v`):
+PostgreSQL keeps the passwords it was initialised with. Stdlib only: it runs before anything
+is installed.
 """
 
 from __future__ import annotations
