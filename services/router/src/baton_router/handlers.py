@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from baton_router.config import RouterSettings
-from baton_router.db.roster import load_routing_state
+from baton_router.db.leads import lead_query
+from baton_router.db.routing_state import load_routing_state
 from baton_router.learned_cache import LearnedCache
 from baton_router.policy_cache import PolicyCache
 from baton_router.routing_session import RoutingSession
@@ -31,11 +32,11 @@ def routing_handler(settings: RouterSettings, policies: PolicyCache) -> Handler:
 
     async def handle(batch: Batch) -> None:
         now = datetime.now(UTC)
-        state = await load_routing_state(batch.conn, now, lock=True)
+        query = lead_query(incoming.event for incoming in batch.events)
+        state = await load_routing_state(batch.conn, now, lock=True, leads=query)
         policy = await policies.at_version(batch.conn, state.policy_version)
         model = await learned.model(batch.conn, policy.scoring.learned, state.learned_revision)
-        session = RoutingSession(batch.conn, policy, now, state.roster, model)
-        await session.prepare([incoming.event for incoming in batch.events])
+        session = RoutingSession(policy, now, state.roster, state.leads, model)
         for incoming in batch.events:
             event = incoming.event
             decided: LeadAssigned | None

@@ -1,7 +1,7 @@
 """One consumer batch's routing, inside its transaction.
 
-The policy and the roster (pools and loads locked) are read once, before the leads; leads
-are decided in order against that snapshot, each decision updating it; `writes` gives the
+The policy, the roster (pools and loads locked) and the leads concerned are read once, in
+one statement; leads are decided in order against that snapshot, each decision updating it; `writes` gives the
 new pool state, loads, lead owners, identities, history and closed deals back as rows the
 consumer writes with the batch's outbox rows."""
 
@@ -11,17 +11,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from baton_router.db.leads import (
     KnownLead,
+    LeadsFound,
     Recorded,
-    account_owners_for,
-    canonical_keys,
     decision_rows,
     identities_of,
     identity_rows,
-    known_leads,
 )
 from baton_router.db.learned import deal_rows
 from baton_router.db.roster import changed_pools, load_rows, pool_state_rows
@@ -35,7 +31,6 @@ from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.domain.routing.roster import RepLoad, RosterSnapshot
 from baton_runtime.bulk import Rows
 from baton_schemas import (
-    BatonEvent,
     FeedbackDealClosed,
     FeedbackTraceable,
     LeadAssigned,
@@ -48,44 +43,28 @@ from baton_schemas import (
 class RoutingSession:
     def __init__(
         self,
-        conn: AsyncConnection,
         policy: Policy,
         now: datetime,
         roster: RosterSnapshot,
+        leads: LeadsFound,
         learned: LearnedModel | None = None,
     ) -> None:
-        """`roster` as read (and locked) in `conn`'s transaction (`load_routing_state`);
-        `learned` the closed-deal model when the policy enables it."""
-        self._conn = conn
+        """`roster` and `leads` as read (and locked) in the batch's transaction
+        (`load_routing_state` with the batch's `lead_query`); `learned` the closed-deal
+        model when the policy enables it."""
         self.policy = policy
         self._learned = learned
         self._deals: list[tuple[str, str, datetime, str, dict[str, Any]]] = []
         self.now = now
         self._roster = roster
         self._pools_before = dict(roster.pools)
-        self._canonical: dict[str, str] = {}
-        self._known: dict[str, KnownLead] = {}
-        self._account_owner: dict[str, str] = {}
+        self._canonical = leads.canonical
+        self._known = dict(leads.known)
+        self._account_owner = leads.account_owners
         self._loaded_reps: set[str] = set()
-        self._identities_of: dict[str, list[str]] = {}
         self._identities: list[tuple[str, str]] = []
         self._recorded: list[Recorded] = []
         self._pending: dict[str, tuple[LeadCaptured, str | None]] = {}
-        # keyed by id(): the lead is kept in the value, so its id cannot be reused meanwhile
-        self._assessed: dict[int, tuple[LeadCaptured, Assessment, str | None]] = {}
-
-    async def prepare(self, events: list[BatonEvent]) -> None:
-        """Read everything the batch's decisions need, locking what they will change."""
-        captured = [event for event in events if isinstance(event, LeadCaptured)]
-        self._identities_of = {lead.lead_key: identities_of(lead) for lead in captured}
-        self._canonical = await canonical_keys(self._conn, self._identities_of)
-        keys = set(self._canonical.values()) | {
-            event.record_key for event in events if not isinstance(event, LeadCaptured)
-        }
-        self._known = await known_leads(self._conn, keys)
-        domains = [self._assess(lead)[1] for lead in captured]
-        domains += [known.company_domain for known in self._known.values()]
-        self._account_owner = await account_owners_for(self._conn, (d for d in domains if d))
 
     # decisions ---------------------------------------------------------------------
 
@@ -97,9 +76,7 @@ class RoutingSession:
             if previous is not None
             else None
         )
-        self._identities += [
-            (identity, lead_key) for identity in self._identities_of[lead.lead_key]
-        ]
+        self._identities += [(identity, lead_key) for identity in identities_of(lead)]
         return self._decide(lead, lead_key, captured_event_id, existing_owner_id=sticky)
 
     def on_breach(self, breach: SlaBreached) -> LeadAssigned | None:
@@ -282,14 +259,9 @@ class RoutingSession:
         )
 
     def _assess(self, lead: LeadCaptured) -> tuple[Assessment, str | None]:
-        """Score and tier a lead, and find its account domain, once per batch (prepare
-        needs the domain, routing all of it)."""
-        cached = self._assessed.get(id(lead))
-        if cached is None:
-            assessment = assess(lead, self.policy, self.now, self._learned)
-            domain = account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
-            cached = self._assessed[id(lead)] = (lead, assessment, domain)
-        return cached[1], cached[2]
+        """The lead's score and tier, and the account domain it is routed by."""
+        assessment = assess(lead, self.policy, self.now, self._learned)
+        return assessment, account_domain(assessment.facts, self.policy.scoring.free_mail_domains)
 
     def _hand_over(self, known: KnownLead) -> list[str]:
         """The lead leaves its owner: the owner's load drops; the owners it had, in order."""

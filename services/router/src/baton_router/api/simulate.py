@@ -22,10 +22,9 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from baton_router.api.policy import problems_answer
 from baton_router.api.validation import Closed, engine, find_unstorable, invalid
-from baton_router.db import admin as db
-from baton_router.db.leads import account_owners_for, canonical_keys, identities_of
+from baton_router.db.leads import lead_query
 from baton_router.db.learned import load_model
-from baton_router.db.roster import load_routing_state
+from baton_router.db.routing_state import load_routing_state
 from baton_router.domain.decision import assigned_event
 from baton_router.domain.intake import NormalisationError, normalise_generic
 from baton_router.domain.policy.loader import MAX_DOCUMENT_CHARS, PolicyError, load_policy
@@ -96,7 +95,7 @@ def simulate_router() -> APIRouter:
             conn = await conn.execution_options(postgresql_readonly=True)
             transaction = await conn.begin()
             try:
-                state = await load_routing_state(conn, now, lock=False)
+                state = await load_routing_state(conn, now, lock=False, leads=lead_query([lead]))
                 try:
                     policy = trial or await _policies(request).at_version(
                         conn, state.policy_version
@@ -107,13 +106,12 @@ def simulate_router() -> APIRouter:
                 model = await load_model(conn, learned.attributes) if learned.enabled else None
                 assessment = assess(lead, policy, now, model)
                 domain = account_domain(assessment.facts, policy.scoring.free_mail_domains)
-                wanted = {lead.lead_key: identities_of(lead)}
-                lead_key = (await canonical_keys(conn, wanted))[lead.lead_key]
-                previous = await db.current_lead(conn, lead_key)
-                owners = await account_owners_for(conn, [domain] if domain else [])
             finally:
                 await transaction.rollback()
 
+        lead_key = state.leads.canonical.get(lead.lead_key, lead.lead_key)
+        previous = state.leads.known.get(lead_key)
+        owners = state.leads.account_owners
         sticky = (
             sticky_owner(policy.routing, previous.owner_id, previous.assigned_at, now)
             if previous is not None

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from baton_router.db.tables import account_owners, assignments, lead_identities, leads
+from baton_router.db.tables import assignments, lead_identities, leads
+from baton_router.domain.facts import lead_facts
+from baton_router.domain.routing.ownership import account_domain
 from baton_runtime.bulk import BulkInsert, Rows, upsert_tail
-from baton_runtime.db import among
-from baton_schemas import LeadAssigned, LeadCaptured, OutgoingRecord
+from baton_schemas import BatonEvent, LeadAssigned, LeadCaptured, OutgoingRecord
 
 _NOT_DIGITS = re.compile(r"[^\d]")
 
@@ -43,58 +41,81 @@ def identities_of(lead: LeadCaptured) -> list[str]:
     return found
 
 
-async def canonical_keys(conn: AsyncConnection, wanted: Mapping[str, list[str]]) -> dict[str, str]:
-    """Map each lead key to the key of the lead this person already is (itself if new),
-    given each key's identities (`identities_of`)."""
-    all_ids = sorted({identity for ids in wanted.values() for identity in ids})
-    if not all_ids:
-        return {}
-    rows = (
-        await conn.execute(
-            select(lead_identities).where(among(lead_identities.c.identity, all_ids))
-        )
-    ).all()
-    known = {row.identity: row.lead_key for row in rows}
-    result = {}
-    for key, ids in wanted.items():
-        result[key] = next((known[i] for i in ids if i in known), key)
-    return result
-
-
 def identity_rows(pairs: Iterable[tuple[str, str]]) -> Rows:
     return _IDENTITIES.of(list(pairs))
 
 
-async def known_leads(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, KnownLead]:
-    rows = (
-        await conn.execute(
-            select(leads).where(among(leads.c.lead_key, sorted(set(keys)))).with_for_update()
-        )
-    ).all()
-    return {
-        row.lead_key: KnownLead(
-            lead_key=row.lead_key,
-            owner_id=row.owner_id,
-            attempt=row.attempt,
-            previous_owners=tuple(row.previous_owners),
-            assigned_at=row.assigned_at,
-            last_assigned_event_id=row.last_assigned_event_id,
-            last_captured_event_id=row.last_captured_event_id,
-            lead=LeadCaptured.model_validate(row.captured),
-            company_domain=row.company_domain,
-        )
-        for row in rows
-    }
+@dataclass(frozen=True)
+class LeadQuery:
+    """What a batch asks about its leads, answered in the routing-state read."""
+
+    identities: Mapping[str, list[str]]
+    """Each incoming lead key's identities (`identities_of`), in order of preference."""
+    keys: frozenset[str]
+    """Lead keys whose current decision is wanted (incoming leads, breaches, feedback)."""
+    domains: frozenset[str]
+    """Company domains whose account owner is wanted."""
+
+    def params(self) -> dict[str, list[str]]:
+        pairs = [(key, identity) for key, ids in self.identities.items() for identity in ids]
+        return {
+            "wanted_keys": [key for key, _ in pairs],
+            "wanted_identities": [identity for _, identity in pairs],
+            "keys": sorted(self.keys),
+            "domains": sorted(self.domains),
+        }
 
 
-async def account_owners_for(conn: AsyncConnection, domains: Iterable[str]) -> dict[str, str]:
-    wanted = sorted({domain for domain in domains if domain})
-    if not wanted:
-        return {}
-    rows = (
-        await conn.execute(select(account_owners).where(among(account_owners.c.domain, wanted)))
-    ).all()
-    return {row.domain: row.rep_id for row in rows}
+NO_LEADS = LeadQuery(identities={}, keys=frozenset(), domains=frozenset())
+
+
+def lead_query(events: Iterable[BatonEvent]) -> LeadQuery:
+    """The identities, decisions and account owners a batch's events need. Account owners
+    are asked for every company domain; the policy's free-mail list is applied when
+    routing."""
+    identities: dict[str, list[str]] = {}
+    keys: set[str] = set()
+    domains: set[str] = set()
+    for event in events:
+        keys.add(event.record_key)
+        if isinstance(event, LeadCaptured):
+            identities[event.lead_key] = identities_of(event)
+            domain = account_domain(lead_facts(event))
+            if domain:
+                domains.add(domain)
+    return LeadQuery(identities=identities, keys=frozenset(keys), domains=frozenset(domains))
+
+
+@dataclass(frozen=True)
+class LeadsFound:
+    """The answer to a `LeadQuery`: each incoming key's canonical key (when the person is
+    already known under another), the known leads (locked when routing) and account owners."""
+
+    canonical: dict[str, str] = field(default_factory=dict)
+    known: dict[str, KnownLead] = field(default_factory=dict)
+    account_owners: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, canonical: str, known: str, account_owners: str) -> LeadsFound:
+        return cls(
+            canonical=dict(json.loads(canonical)),
+            known={row["lead_key"]: _known_lead(row) for row in json.loads(known)},
+            account_owners=dict(json.loads(account_owners)),
+        )
+
+
+def _known_lead(row: Mapping[str, Any]) -> KnownLead:
+    return KnownLead(
+        lead_key=row["lead_key"],
+        owner_id=row["owner_id"],
+        attempt=row["attempt"],
+        previous_owners=tuple(row["previous_owners"]),
+        assigned_at=datetime.fromisoformat(row["assigned_at"]),
+        last_assigned_event_id=row["last_assigned_event_id"],
+        last_captured_event_id=row["last_captured_event_id"],
+        lead=LeadCaptured.model_validate(row["captured"]),
+        company_domain=row["company_domain"],
+    )
 
 
 @dataclass(frozen=True)

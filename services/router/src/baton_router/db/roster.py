@@ -1,20 +1,17 @@
 """Loading the roster for routing and saving what routing changed.
 
-Routing reads the policy version and the whole roster in one statement and locks every
-pool row (in name order, so replicas never deadlock) for the batch's transaction: pool
-cursors and rep loads are then read and written by one router at a time, which is what
-keeps round robins fair across replicas and restarts. What routing changed goes back as
-rows the consumer writes with the batch's outbox rows."""
+Routing reads the roster (`db.routing_state`) and locks every pool row for the batch's
+transaction: pool cursors and rep loads are then read and written by one router at a
+time, which is what keeps round robins fair across replicas and restarts. What routing
+changed goes back as rows the consumer writes with the batch's outbox rows."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +20,6 @@ from baton_router.domain.routing.roster import (
     Pool,
     PoolMember,
     Rep,
-    RepLoad,
     RosterSnapshot,
     Shift,
 )
@@ -74,58 +70,6 @@ def rep_to_row(rep: Rep) -> dict[str, Any]:
 
 def local_day(rep: Rep, now: datetime) -> date:
     return now.astimezone(rep.zone).date()
-
-
-@dataclass(frozen=True)
-class RoutingState:
-    policy_version: str | None
-    """The active policy's version (None before one is activated)."""
-    roster: RosterSnapshot
-    learned_revision: int = 0
-    """The closed-deal model's latest revision (0: no deals yet)."""
-
-
-# One round trip for everything routing reads besides the leads: the active policy's
-# version, the learned model's revision, the pools (locked, in name order, so replicas
-# never deadlock), reps, members in position order and loads (locked). Each set comes
-# back as one JSON array.
-_ROUTING_STATE = """
-SELECT
-  (SELECT version FROM policy_versions WHERE active) AS policy_version,
-  (SELECT coalesce(max(revision), 0) FROM closed_deals) AS learned_revision,
-  (SELECT coalesce(json_agg(p ORDER BY p.name), '[]')::text
-     FROM (SELECT name, strategy, respect_working_hours, rr_cursor
-           FROM pools ORDER BY name {lock}) AS p) AS pools,
-  (SELECT coalesce(json_agg(r), '[]')::text FROM reps AS r) AS reps,
-  (SELECT coalesce(json_agg(m ORDER BY m.pool_name, m.position), '[]')::text
-     FROM pool_members AS m) AS members,
-  (SELECT coalesce(json_agg(l ORDER BY l.rep_id), '[]')::text
-     FROM (SELECT rep_id, day, assigned_today, open_leads
-           FROM rep_loads ORDER BY rep_id {lock}) AS l) AS loads
-"""
-_LOCKED_STATE = text(_ROUTING_STATE.format(lock="FOR UPDATE"))
-_STATE = text(_ROUTING_STATE.format(lock=""))
-
-
-async def load_routing_state(conn: AsyncConnection, now: datetime, *, lock: bool) -> RoutingState:
-    """The roster as of `now` (today's loads in each rep's zone) and the active policy
-    version; `lock` holds pools and loads until the transaction ends, as routing needs."""
-    row = (await conn.execute(_LOCKED_STATE if lock else _STATE)).one()
-    roster_reps = {rep.id: rep for rep in map(rep_from_row, json.loads(row.reps))}
-    loads = {}
-    for load in json.loads(row.loads):
-        rep = roster_reps.get(load["rep_id"])
-        today = rep is not None and date.fromisoformat(load["day"]) == local_day(rep, now)
-        loads[load["rep_id"]] = RepLoad(
-            assigned_today=load["assigned_today"] if today else 0,
-            open_leads=load["open_leads"],
-        )
-    roster_pools = pools_from(json.loads(row.pools), json.loads(row.members))
-    return RoutingState(
-        policy_version=row.policy_version,
-        learned_revision=row.learned_revision,
-        roster=RosterSnapshot.of(roster_reps.values(), roster_pools, loads),
-    )
 
 
 def pools_from(
