@@ -38,6 +38,7 @@ def load_spec(
     concurrency: int,
     rate: float = 0.0,
     warmup: int = 0,
+    answers: bool = False,
 ) -> LoadSpec:
     """Signed requests with fresh leads (a new run token) for the router at `settings`."""
     return LoadSpec(
@@ -50,6 +51,7 @@ def load_spec(
         concurrency=concurrency,
         rate=rate,
         warmup=warmup,
+        answers=answers,
     )
 
 

@@ -44,6 +44,8 @@ class LoadSpec:
     concurrency: int
     rate: float = 0.0  # 0: burst
     warmup: int = 0
+    answers: bool = False
+    """Burst mode: note each 202's event ids and when it arrived (paced mode always does)."""
 
 
 @dataclass
@@ -59,6 +61,8 @@ class LoadResult:
     """Paced mode: (event id, monotonic time of the 202)."""
     max_behind_ms: float = 0.0
     """Paced mode: how late the latest request left compared with its schedule."""
+    started: float = 0.0
+    """Monotonic time the first measured request left."""
 
     @property
     def per_second(self) -> float:
@@ -116,23 +120,35 @@ class Connection:
         await self._writer.wait_closed()
 
 
-async def burst(connections: list[Connection], requests: list[bytes], result: LoadResult) -> None:
+async def burst(
+    connections: list[Connection],
+    requests: list[bytes],
+    result: LoadResult,
+    answers: bool = False,
+) -> None:
     statuses: Counter[int] = Counter()
     queue = iter(requests)
 
     async def worker(connection: Connection) -> None:
         for request in queue:
             sent = time.monotonic()
-            status, _ = await connection.send(request)
-            result.client_ms.append((time.monotonic() - sent) * 1000)
+            status, body = await connection.send(request)
+            answered = time.monotonic()
+            result.client_ms.append((answered - sent) * 1000)
             statuses[status] += 1
+            if answers and status == 202:
+                note_answer(result, body, answered)
 
-    started = time.monotonic()
+    result.started = started = time.monotonic()
     await asyncio.gather(*(worker(connection) for connection in connections))
     result.seconds = time.monotonic() - started
     result.sent = len(requests)
     result.accepted = statuses[202]
     result.statuses = {str(code): n for code, n in sorted(statuses.items())}
+
+
+def note_answer(result: LoadResult, body: bytes, answered: float) -> None:
+    result.answered.extend((event_id, answered) for event_id in json.loads(body)["event_ids"])
 
 
 async def paced(
@@ -152,11 +168,9 @@ async def paced(
         result.client_ms.append((answered - sent) * 1000)
         statuses[status] += 1
         if status == 202:
-            result.answered.extend(
-                (event_id, answered) for event_id in json.loads(body)["event_ids"]
-            )
+            note_answer(result, body, answered)
 
-    started = time.monotonic()
+    result.started = started = time.monotonic()
     for index, request in enumerate(requests):
         due = started + index / rate
         delay = due - time.monotonic()
@@ -185,7 +199,7 @@ async def generate(spec: LoadSpec) -> LoadResult:
         if spec.rate > 0:
             await paced(connections, requests, spec.rate, result)
         else:
-            await burst(connections, requests, result)
+            await burst(connections, requests, result, spec.answers)
     finally:
         for connection in connections:
             await connection.close()

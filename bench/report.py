@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.intake import IntakeResult
-from bench.latency import LatencyResult, percentile
+from bench.latency import EndToEndResult, LatencyResult, percentile
 from bench.loadgen import LoadResult
 from bench.stack import Throughput
 from bench.suite import BenchResults
@@ -46,6 +46,18 @@ def _intake(result: IntakeResult) -> dict[str, Any]:
         "noop": _load(result.noop),
         "webhook": _load(result.webhook),
         "ratio": round(result.ratio, 3),
+    }
+
+
+def _end_to_end(result: EndToEndResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "requests": result.requests,
+        "assigned": result.assigned,
+        "seconds": round(result.seconds, 2),
+        "per_second": round(result.per_second, 1),
+        "unrelated": result.unrelated,
     }
 
 
@@ -105,10 +117,12 @@ def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
             for batch, r in results.router.items()
         ],
         "intake": _intake(results.intake) if results.intake else None,
+        "end_to_end": _end_to_end(results.end_to_end),
         "latency": _latency(results.latency) if results.latency else None,
         "intake_all_in_one": (
             _intake(results.intake_all_in_one) if results.intake_all_in_one else None
         ),
+        "end_to_end_all_in_one": _end_to_end(results.end_to_end_all_in_one),
         "latency_all_in_one": (
             _latency(results.latency_all_in_one) if results.latency_all_in_one else None
         ),
@@ -187,6 +201,11 @@ def table(figures: dict[str, Any]) -> str:
         latency = figures.get(key)
         if not latency:
             continue
+        maximum = figures.get(key.replace("latency", "end_to_end"))
+        if maximum:
+            lines.append(
+                _row(f"(d) max webhook -> assignment, {label}", maximum["assigned"], maximum)
+            )
         rate = {**latency, "per_second": latency["achieved_per_second"]}
         lines.append(_row(f"(d) 202 -> assignment readable, {label}", latency["matched"], rate))
         lines.append(

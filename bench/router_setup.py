@@ -117,12 +117,15 @@ async def router_process(
         yield process
 
 
+# Published outbox rows on the assigned topic only: the roster and policy put their own
+# events in the outbox too.
 PROGRESS = (
     "SELECT (SELECT count(*) FROM assignments),"
-    " (SELECT count(*) FROM outbox WHERE published_at IS NOT NULL)"
+    " (SELECT count(*) FROM outbox WHERE published_at IS NOT NULL AND topic = '{topic}')"
 )
 
 
 async def wait_assigned(settings: RouterSettings, count: int, timeout: float) -> None:
-    """Until `count` assignments are committed and as many outbox rows published."""
-    await wait_for_rows(settings, PROGRESS, lambda row: min(row) >= count, timeout, interval=0.2)
+    """Until `count` assignments are committed and published."""
+    sql = PROGRESS.format(topic=settings.topics.leads_assigned)
+    await wait_for_rows(settings, sql, lambda row: min(row) >= count, timeout, interval=0.2)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
 from bench.intake import IntakeResult, measure_intake
-from bench.latency import LatencyResult, measure_latency
+from bench.latency import EndToEndResult, LatencyResult, measure_end_to_end, measure_latency
 from bench.passthrough import run_passthrough
 from bench.records import captured_records
 from bench.router_run import run_router
@@ -47,9 +47,12 @@ class BenchResults:
     router_runs: dict[int, list[Throughput]] = field(default_factory=dict)
     intake: IntakeResult | None = None
     """HTTP-only replica (consumers in their own replica)"""
+    end_to_end: EndToEndResult | None = None
+    """HTTP-only replica plus a consumer replica: webhooks to readable assignments"""
     latency: LatencyResult | None = None
     """HTTP-only replica plus a consumer replica"""
     intake_all_in_one: IntakeResult | None = None
+    end_to_end_all_in_one: EndToEndResult | None = None
     latency_all_in_one: LatencyResult | None = None
     record_bytes: float = 0.0
     busy_before: float = 0.0
@@ -119,7 +122,8 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
         )
         say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
         async with router_process(worker, stack.workdir / "worker.log"):
-            results.latency = await _latency_after(stack, api, results.intake, params)
+            results.end_to_end, results.latency = await _latency_after(stack, api, params)
+    say(f"(d) end to end, split replicas: {results.end_to_end.per_second:,.0f} leads/s")
     say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
@@ -130,8 +134,8 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
             stack, single, params.intake_requests, params.concurrency, params.intake_warmup
         )
         say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
-        results.latency_all_in_one = await _latency_after(
-            stack, single, results.intake_all_in_one, params
+        results.end_to_end_all_in_one, results.latency_all_in_one = await _latency_after(
+            stack, single, params
         )
         say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
@@ -140,14 +144,19 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
 
 
 async def _latency_after(
-    stack: Stack, settings: RouterSettings, intake: IntakeResult, params: BenchParams
-) -> LatencyResult:
-    """(d) once the intake phase's leads are all routed: at half the measured intake rate."""
-    await wait_assigned(settings, params.intake_requests + params.intake_warmup, 600)
-    return await measure_latency(
+    stack: Stack, settings: RouterSettings, params: BenchParams
+) -> tuple[EndToEndResult, LatencyResult]:
+    """(d) once the intake phase's leads are all routed: the path's maximum rate, then the
+    latency at half of it."""
+    routed = params.intake_requests + params.intake_warmup
+    await wait_assigned(settings, routed, 600)
+    maximum = await measure_end_to_end(stack, settings, params.intake_requests, params.concurrency)
+    await wait_assigned(settings, routed + params.intake_requests, 600)
+    latency = await measure_latency(
         stack,
         settings,
-        rate=intake.webhook.per_second / 2,
+        rate=maximum.per_second / 2,
         seconds=params.latency_seconds,
         concurrency=params.concurrency,
     )
+    return maximum, latency

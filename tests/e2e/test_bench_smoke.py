@@ -42,13 +42,20 @@ async def test_the_quick_bench_produces_every_figure(
         assert figures[key]["noop"]["per_second"] > 0
         assert figures[key]["webhook"]["per_second"] > 0
         assert figures[key]["webhook"]["accepted"] == 200
+    for key in ("end_to_end", "end_to_end_all_in_one"):
+        maximum = figures[key]
+        assert maximum["assigned"] == maximum["requests"] == 200
+        assert maximum["per_second"] > 0
+        assert maximum["unrelated"] == 0, maximum
     for key in ("latency", "latency_all_in_one"):
         latency = figures[key]
         assert latency["matched"] > 0
         assert latency["missing"] == 0
         assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
     assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
-    assert "(d) 202 -> assignment readable, split replicas" in report.table(figures)
+    table = report.table(figures)
+    assert "(d) max webhook -> assignment, split replicas" in table
+    assert "(d) 202 -> assignment readable, split replicas" in table
     assert written.exists()
 
 
