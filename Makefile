@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e test-deploy up down lint schemas schemas-check bench bench-quick bench-sla clean
+.PHONY: install run lead test test-members test-e2e test-deploy up down lint schemas schemas-check bench bench-quick bench-sla bench-scale clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -89,6 +89,11 @@ bench-quick: install
 # (bench/sla_timer.py); writes bench/results/sla_timer.json.
 bench-sla: install
 	$(PY) -m bench.sla_timer
+
+# One and then two replicas of the router and of the SLA monitor sharing one topic's
+# partitions and the timers (bench/scale_out.py); writes bench/results/scale_out.json.
+bench-scale: install
+	$(PY) -m bench.scale_out
 
 clean:
 	rm -rf .venv .baton

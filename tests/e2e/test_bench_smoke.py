@@ -11,6 +11,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import report
+from bench.scale_out import run_scale_out
 from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
 from bench.suite import BenchParams, run_bench
@@ -66,3 +67,18 @@ async def test_the_sla_timer_bench_runs(
         figures = await run_timer_bench(stack, count=200, target_s=10.0)
     assert figures.deadlines == 200 and figures.intake_per_second > 0
     assert 0 <= figures.fire_delay_p50_ms <= figures.fire_delay_p99_ms <= figures.fire_delay_max_ms
+
+
+async def test_replicas_share_the_work_in_the_scale_out_bench(
+    embedded_postgres: Any, embedded_broker: Any
+) -> None:
+    with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
+        figures = await run_scale_out(stack, leads=300, deadlines=200, target_s=6.0)
+    for run in figures["router"]:
+        assert run["leads_assigned_once"], run
+        assert sum(run["share_per_replica"]) == 1.0
+    two = figures["router"][1]
+    assert len(two["share_per_replica"]) == 2 and min(two["share_per_replica"]) > 0, two
+    for run in figures["sla"]:
+        assert run["each_deadline_fired_once"], run
+        assert sum(run["share_per_replica"]) == 1.0

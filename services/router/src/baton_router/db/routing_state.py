@@ -5,7 +5,9 @@ name order, so replicas never deadlock, then reps, members and loads, locked) an
 batch asks about its leads (`LeadQuery`): which known person each incoming lead is, the
 current decision of every lead concerned (locked, after the roster) and the account
 owners of their domains. Each set comes back as one JSON array: one round trip instead of
-one per table, which is most of a small batch's time.
+one per table, which is most of a small batch's time. Keys are gathered into arrays
+(`= ANY(ARRAY(...))`) so every lookup stays an index scan; an `OR` of two conditions
+would scan the whole table.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ WITH wanted AS (
 ), canonical AS (
   SELECT DISTINCT ON (w.lead_key) w.lead_key, i.lead_key AS canonical
   FROM wanted AS w JOIN lead_identities AS i ON i.identity = w.identity
+  WHERE i.identity = ANY(CAST(:wanted_identities AS text[]))
   ORDER BY w.lead_key, w.position
 ), known AS MATERIALIZED (
   SELECT lead_key, owner_id, attempt, previous_owners, assigned_at, last_assigned_event_id,
          last_captured_event_id, captured, company_domain
   FROM leads
-  WHERE lead_key = ANY(CAST(:keys AS text[])) OR lead_key IN (SELECT canonical FROM canonical)
+  WHERE lead_key = ANY(ARRAY(
+    SELECT unnest(CAST(:keys AS text[])) UNION SELECT canonical FROM canonical))
   ORDER BY lead_key {lock}
 )
 SELECT
@@ -64,8 +68,9 @@ SELECT
   (SELECT coalesce(json_agg(k), '[]')::text FROM known AS k) AS known,
   (SELECT coalesce(json_agg(json_build_array(domain, rep_id)), '[]')::text
      FROM account_owners
-     WHERE domain = ANY(CAST(:domains AS text[]))
-        OR domain IN (SELECT company_domain FROM known)) AS account_owners
+     WHERE domain = ANY(ARRAY(
+       SELECT unnest(CAST(:domains AS text[])) UNION SELECT company_domain FROM known)))
+     AS account_owners
 """
 _LOCKED = text(_STATEMENT.format(lock="FOR UPDATE"))
 _UNLOCKED = text(_STATEMENT.format(lock=""))
