@@ -31,14 +31,12 @@ from typing import Any
 import httpx
 
 from baton_runtime.devstack.ports import free_port
-from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
-from baton_runtime.migrations import upgrade
+from baton_runtime.devstack.topics import read_topic
 from baton_runtime.settings import ServiceSettings
-from baton_sla_monitor.main import MIGRATIONS as SLA_MIGRATIONS
 from bench import proc
 from bench.records import captured_records, produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.sla_timer import assignment_records, monitor_settings, policy_record
+from bench.sla_timer import assignment_records, prepare_monitor
 from bench.stack import Stack, embedded_stack, token, wait_for_rows
 
 RESULTS = Path(__file__).parent / "results" / "scale_out.json"
@@ -134,14 +132,7 @@ async def fire_with_replicas(
     stack: Stack, replicas: int, count: int, target_s: float
 ) -> dict[str, Any]:
     run = token(f"slascale{replicas}")
-    settings = monitor_settings(stack, run)
-    topics = settings.topics.all_for()
-    await create_topics(stack.bootstrap, topics)
-    await wait_for_topics(stack.bootstrap, topics)
-    await asyncio.to_thread(upgrade, settings, SLA_MIGRATIONS)
-    await produce_records(
-        stack.bootstrap, settings.topics.policy_events, [policy_record(settings, target_s)]
-    )
+    settings = await prepare_monitor(stack, run, target_s)
     copies = [settings.model_copy(update={"http_port": free_port()}) for _ in range(replicas)]
     async with contextlib.AsyncExitStack() as processes:
         for number, copy in enumerate(copies):

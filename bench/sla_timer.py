@@ -91,8 +91,8 @@ def assignment_records(
     ]
 
 
-async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFigures:
-    run = token("sla")
+async def prepare_monitor(stack: Stack, run: str, target_s: float) -> SlaMonitorSettings:
+    """Topics, migrations and an SLA policy with a `target_s` target, before the monitor starts."""
     settings = monitor_settings(stack, run)
     topics = settings.topics.all_for()
     await create_topics(stack.bootstrap, topics)
@@ -101,6 +101,12 @@ async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFig
     await produce_records(
         stack.bootstrap, settings.topics.policy_events, [policy_record(settings, target_s)]
     )
+    return settings
+
+
+async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFigures:
+    run = token("sla")
+    settings = await prepare_monitor(stack, run, target_s)
     log_file = stack.workdir / f"{run}.log"
     base_url = f"http://{settings.http_host}:{settings.http_port}"
     with proc.running(["-m", "baton_sla_monitor", "serve"], log_file, settings.as_env()) as process:
