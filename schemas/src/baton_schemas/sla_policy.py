@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     Field,
     PlainSerializer,
@@ -53,27 +54,39 @@ def parse_duration(value: Any) -> Any:
     seconds as a number)."""
     if isinstance(value, str) and (match := _COMPACT.match(value)) and any(match.groups()):
         days, hours, minutes, seconds = (float(part or 0) for part in match.groups())
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        try:
+            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        except OverflowError:  # `99999999999d`: a validation error, like pydantic's own
+            raise ValueError("duration too large (at most 999999999 days)") from None
     return value
 
 
 def format_duration(value: timedelta) -> str:
-    """The compact form back (`1h30m`, `2s`), so a dumped section reads like its source."""
-    seconds = value.total_seconds()
-    parts = []
-    for unit, size in (("h", 3600), ("m", 60)):
-        whole = int(seconds // size)
-        if whole:
-            parts.append(f"{whole}{unit}")
-            seconds -= whole * size
-    if seconds or not parts:
-        parts.append(f"{seconds:g}s")
+    """The compact form back (`1h30m`, `2s`, `0.000001s`), so a dumped section reads like its
+    source and parses back to the same duration (counted in whole microseconds: a float's
+    `1e-06` or a negative hour count would not parse)."""
+    micros = value // timedelta(microseconds=1)
+    if micros < 0:
+        return "-" + format_duration(-value)  # not a valid Duration; kept readable
+    hours, rest = divmod(micros, 3_600_000_000)
+    minutes, rest = divmod(rest, 60_000_000)
+    parts = [f"{count}{unit}" for count, unit in ((hours, "h"), (minutes, "m")) if count]
+    if rest or not parts:
+        whole, fraction = divmod(rest, 1_000_000)
+        parts.append(f"{whole}.{fraction:06d}".rstrip("0").rstrip(".") + "s")
     return "".join(parts)
+
+
+def _not_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("a duration cannot be negative")
+    return value
 
 
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
+    AfterValidator(_not_negative),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema(
         {

@@ -6,6 +6,7 @@ exhausts memory or the stack."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -53,7 +54,38 @@ def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
     # cannot be too deep, and counting is far cheaper than walking the parsed value.
     if text.count("{") + text.count("[") > max_depth and _depth(payload) > max_depth:
         raise HTTPException(400, f"JSON nested deeper than {max_depth} levels")
+    # `"\ud800"` is valid JSON but no Unicode character: it could not be written back out
+    # as UTF-8 (the event, the database), so it is refused here, naming where it is.
+    if _SURROGATE_ESCAPE.search(text):
+        where = _lone_surrogate(payload)
+        if where is not None:
+            where = where if len(where) <= 200 else where[:197] + "..."
+            raise HTTPException(
+                400, f"body holds a lone UTF-16 surrogate (not a Unicode character) at {where}"
+            )
     return payload
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The path (`$.person.name`) of the first string or key holding a lone surrogate."""
+    stack: list[tuple[Any, str]] = [(value, "$")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return f"{path} (a key)"
+                stack.append((child, f"{path}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None
 
 
 def _depth(value: Any) -> int:

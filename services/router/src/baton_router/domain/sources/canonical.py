@@ -58,15 +58,45 @@ def validate_lead(
     try:
         return LeadCaptured.model_validate(data)
     except ValidationError as exc:
-        fields = [
-            {"field": field_of(error["loc"]), "error": error["msg"]}
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+        # One entry per field: a value that fits no member of a union fails each of them.
+        errors: dict[str, list[str]] = {}
+        for error in exc.errors(include_url=False, include_input=False):
+            found = errors.setdefault(field_of(error["loc"]), [])
+            if error["msg"] not in found:
+                found.append(error["msg"])
+        fields = [{"field": name, "error": "; ".join(msgs)} for name, msgs in errors.items()]
         raise NormalisationError(message, fields) from exc
 
 
 def dotted_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none"})
+
+
+def payload_loc(payload: Any) -> Callable[[tuple[int | str, ...]], str]:
+    """`field_of` for a lead validated as the payload sent it: a model location as the
+    payload's own path. Where pydantic goes on past the payload's value with a union
+    member's tag (`custom.note.str`), the path ends at the value; a missing field's name is
+    kept (`activities.0.occurred_at`)."""
+
+    def field_of(loc: tuple[int | str, ...]) -> str:
+        current: Any = payload
+        parts: list[int | str] = []
+        for part in loc:
+            in_object = isinstance(current, dict) and isinstance(part, str) and part in current
+            in_array = isinstance(current, list) and isinstance(part, int) and part < len(current)
+            if not (in_object or in_array):
+                tag = isinstance(part, str) and (part in _UNION_TAGS or "[" in part)
+                if isinstance(current, dict) and not tag:
+                    parts.append(part)
+                break
+            current = current[part]
+            parts.append(part)
+        return dotted_loc(tuple(parts)) or "$"
+
+    return field_of
 
 
 def fingerprint(value: Any) -> str:
@@ -192,12 +222,15 @@ _MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def to_datetime(value: Any, naive: tzinfo = UTC) -> datetime | None:
-    """ISO 8601 (naive times are taken in `naive`), or epoch seconds / milliseconds."""
+    """ISO 8601 (naive times are taken in `naive`), epoch seconds / milliseconds, or a
+    `datetime` (what a source passes when the payload has no time: its receipt time)."""
     if isinstance(value, bool):
         raise Unusable("expected a date-time, got a boolean")
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
         value = float(value)
-    if isinstance(value, int | float):
+    if isinstance(value, datetime):
+        moment = (value if value.tzinfo else value.replace(tzinfo=naive)).astimezone(UTC)
+    elif isinstance(value, int | float):
         if isinstance(value, int) and abs(value) > 10**15:
             raise Unusable("date-time out of range")
         if not math.isfinite(value):

@@ -14,9 +14,9 @@ from typing import Any
 
 from baton_router.domain.sources.canonical import (
     Captured,
-    dotted_loc,
     fail,
     lead_key_for,
+    payload_loc,
     validate_lead,
 )
 from baton_runtime.signatures import SignedRequest, verify_standard_webhooks
@@ -40,6 +40,8 @@ def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> Le
         raise fail("$", "not an object", "body must be a JSON object")
     data = {key: value for key, value in payload.items() if key not in SERVER_FIELDS}
     person = data.get("person")
+    if person is not None and not isinstance(person, dict):
+        raise fail("person", "expected an object", "person must be an object")
     email = person.get("email") if isinstance(person, dict) else None
     if not isinstance(email, str):
         email = None  # a wrong type is reported by the model validation below
@@ -63,5 +65,5 @@ def normalise_generic(payload: Any, *, source: str, received_at: datetime) -> Le
     return validate_lead(
         {**data, "source": source, "received_at": received_at, "raw": payload},
         "payload does not match the canonical lead",
-        dotted_loc,
+        payload_loc(payload),
     )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -38,7 +38,9 @@ DEFAULT_MAPPING = "marketo_default.yaml"
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 _ACTIVITY_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-Keys = str | list[str]
+Key = Annotated[str, Field(min_length=1)]
+"""A body key (dotted for a nested one); an empty one would name no field in errors."""
+Keys = Key | list[Key]
 
 
 class MappingError(ValueError):
@@ -49,10 +51,10 @@ class ActivityMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str | None = None
-    type_from: str | None = None
+    type_from: Key | None = None
     occurred_at: Keys | None = None
     detail: Keys | None = None
-    when: str | None = None
+    when: Key | None = None
 
     @field_validator("type")
     @classmethod
@@ -68,7 +70,7 @@ class MarketoMapping(BaseModel):
     version: Literal[1] = 1
     secret_header: str = "X-Baton-Token"
     record_id: Keys | None = None
-    delivery_id: str | None = None
+    delivery_id: Key | None = None
     naive_time_zone: str = "UTC"
     fields: dict[str, Keys] = Field(default_factory=dict)
     activities: list[ActivityMapping] = Field(default_factory=list)
@@ -113,6 +115,14 @@ def load_mapping(path: str | None = None) -> MarketoMapping:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise MappingError(f"Marketo mapping {origin} is not YAML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # PyYAML's constructors raise plain errors for values that scan but do not convert
+        # (`2024-02-30`, `!!float x`, `!!int 0x`), and nesting beyond the stack is too deep.
+        if isinstance(exc, RecursionError):
+            raise MappingError(f"Marketo mapping {origin} is nested too deeply") from None
+        line = _unconvertible_line(text)
+        where = f"{origin}:{line}" if line else origin
+        raise MappingError(f"Marketo mapping {where}: a value is not usable: {exc}") from None
     try:
         return MarketoMapping.model_validate(document or {})
     except ValidationError as exc:
@@ -121,6 +131,28 @@ def load_mapping(path: str | None = None) -> MarketoMapping:
             for error in exc.errors(include_url=False, include_input=False)
         )
         raise MappingError(f"Marketo mapping {origin} is invalid: {problems}") from exc
+
+
+def _unconvertible_line(text: str) -> int | None:
+    """The line of the first scalar PyYAML cannot convert (for the error message)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    stack: list[yaml.Node] = [root] if root is not None else []
+    loader = yaml.SafeLoader("")
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node)
+            except (ValueError, yaml.YAMLError):
+                return int(node.start_mark.line) + 1
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+    return None
 
 
 def _keys(keys: Keys | None) -> list[str]:
