@@ -100,6 +100,7 @@ class ServiceRuntime:
         )
         self.consumers: list[EventConsumer] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._joining: set[EventConsumer] = set()
         self._loops: dict[str, BackgroundLoop] = {}
 
     @property
@@ -162,15 +163,28 @@ class ServiceRuntime:
             self.spawn(RELAY, self.relay)
         for index, spec in enumerate(specs):
             consumer = self.build_consumer(spec)
-            await consumer.start()
             self.consumers.append(consumer)
             self._tasks[f"consumer-{index}"] = asyncio.create_task(
-                consumer.run(), name=f"consumer-{index}"
+                self._join_and_run(consumer), name=f"consumer-{index}"
             )
+
+    async def _join_and_run(self, consumer: EventConsumer) -> None:
+        """Join the group, then consume. Joining can wait out a rebalance (after a crash,
+        the dead member's session timeout), so it happens here, in the background: HTTP,
+        intake and the relay serve meanwhile, and /readyz says the group is not joined."""
+        self._joining.add(consumer)
+        try:
+            await consumer.start()
+        finally:
+            self._joining.discard(consumer)
+        await consumer.run()
 
     async def stop(self) -> None:
         for consumer in self.consumers:
             consumer.stop()
+        for index, consumer in enumerate(self.consumers):
+            if consumer in self._joining:  # nothing consumed yet: no batch to finish
+                self._tasks[f"consumer-{index}"].cancel()
         for name, task in self._tasks.items():
             if name.startswith("consumer"):
                 with contextlib.suppress(Exception):
