@@ -59,6 +59,9 @@ def _make_reachable(path: Path) -> None:
 class EmbeddedPostgres:
     data_dir: Path
     port: int
+    # Off for speed in development and tests: a crashed server then loses its last few
+    # hundred milliseconds of commits. On where a test crashes the server on purpose.
+    durable_commits: bool = False
 
     @property
     def url(self) -> str:
@@ -114,8 +117,9 @@ class EmbeddedPostgres:
             # Left by a server that was killed (SIGKILL, a machine that went away). Its PID
             # may belong to another process by now, and then PostgreSQL refuses to start.
             self._pid_file.unlink()
+        commits = "on" if self.durable_commits else "off"
         options = (
-            f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
+            f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit={commits} "
             "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
         )
         self._run(
