@@ -28,12 +28,17 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message
+
+from baton_runtime.openapi import error_responses
 
 MAX_ADMIN_BODY_BYTES = 2 * 1024 * 1024
 """Policy documents (also inside a simulation request) are at most 1,000,000 characters."""
 
 _ACTOR = "baton_api_actor"
-_bearer_scheme = HTTPBearer(auto_error=False, description="<SERVICE>_API_KEYS")
+bearer_scheme = HTTPBearer(auto_error=False, description="<SERVICE>_API_KEYS")
+"""The bearer scheme, for a route's OpenAPI document (it checks nothing itself)."""
+_bearer_scheme = bearer_scheme
 
 
 def _challenge(detail: str, error: str | None = None) -> HTTPException:
@@ -112,33 +117,87 @@ def validation_errors(exc: RequestValidationError | ValidationError) -> list[dic
     return encoded
 
 
+def limited(request: Request, limit: int) -> Request:
+    """`request` with a body of at most `limit` bytes: a declared length over it is a 413
+    at once, and reading past it (a chunked body, which declares none) a 413 then, so no
+    more than the limit is ever read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body larger than {limit} bytes")
+    receive = request.receive
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, f"body larger than {limit} bytes")
+        return message
+
+    return Request(request.scope, counted)
+
+
+def _unreadable(exc: StarletteHTTPException) -> str | None:
+    """The reason behind FastAPI's reasonless 400 for a JSON body it could not decode."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body is not UTF-8: {cause.reason} at byte {cause.start}"
+    if isinstance(cause, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(cause, ValueError):  # an integer of more digits than Python converts
+        return f"body is not valid JSON: {cause}"
+    return None
+
+
 class AuthenticatedRoute(APIRoute):
-    """A route that checks the API key before FastAPI reads and validates the body, and
-    answers errors as ASCII JSON without echoing the rejected input."""
+    """A route that checks the API key before FastAPI reads and validates the body, reads
+    at most `body_limit` bytes of it, and answers errors as ASCII JSON without echoing the
+    rejected input."""
+
+    body_limit: int = MAX_ADMIN_BODY_BYTES
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        limit = self.body_limit
 
         async def checked(request: Request) -> Response:
             try:
                 authenticate(request)
-                return await handler(request)
+                return await handler(limited(request, limit))
             except RequestValidationError as exc:
                 return SafeJSONResponse({"detail": validation_errors(exc)}, status_code=422)
             except StarletteHTTPException as exc:
                 return SafeJSONResponse(
-                    {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                    {"detail": _unreadable(exc) or exc.detail},
+                    status_code=exc.status_code,
+                    headers=exc.headers,
                 )
 
         return checked
 
 
-def admin_router(**kwargs: Any) -> APIRouter:
-    """An APIRouter whose every route needs an API key, checked before the body is read."""
-    kwargs.setdefault("max_body_size", MAX_ADMIN_BODY_BYTES)
+ADMIN_ERRORS = error_responses(400, 401, 403, 413, 422, 503)
+"""What any admin route can answer besides its own statuses (in its OpenAPI document)."""
+
+
+def admin_router(*, max_body_size: int = MAX_ADMIN_BODY_BYTES, **kwargs: Any) -> APIRouter:
+    """An APIRouter whose every route needs an API key, checked before the body is read,
+    and takes a body of at most `max_body_size` bytes (413, as JSON, beyond). Not FastAPI's
+    own `max_body_size`: its 413 is plain text, and it answers 413 to a declared length
+    over the limit before the key is checked."""
     kwargs.setdefault("default_response_class", SafeJSONResponse)
+    kwargs["responses"] = {**ADMIN_ERRORS, **kwargs.get("responses", {})}
+    route_class: type[AuthenticatedRoute] = AuthenticatedRoute
+    if max_body_size != AuthenticatedRoute.body_limit:
+        route_class = type(
+            "AuthenticatedRoute", (AuthenticatedRoute,), {"body_limit": max_body_size}
+        )
     return APIRouter(
-        route_class=AuthenticatedRoute,
+        route_class=route_class,
         dependencies=[Depends(require_api_key)],
         **kwargs,
     )

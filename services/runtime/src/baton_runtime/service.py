@@ -187,8 +187,10 @@ class ServiceRuntime:
                 self._tasks[f"consumer-{index}"].cancel()
         for name, task in self._tasks.items():
             if name.startswith("consumer"):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(task, 30)
+                # Not wait_for: awaiting a task cancelled above (still joining) raises
+                # CancelledError, which stopped the shutdown before the relay, producer
+                # and engine were closed.
+                await _finish(task, 30)
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.close()
@@ -221,6 +223,17 @@ class ServiceRuntime:
         broker = await check(self.producer.client.fetch_all_metadata)
         joined = all(consumer.joined for consumer in self.consumers)
         return {"database": database, "broker": broker, "consumer_group": joined}
+
+
+async def _finish(task: asyncio.Task[None], timeout: float) -> None:
+    """Wait up to `timeout` for `task` to end, then cancel it. How it ended (an error, a
+    cancellation) is not raised here: shutdown goes on to close everything else."""
+    done, _ = await asyncio.wait([task], timeout=timeout)
+    if not done:
+        task.cancel()
+        await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not report it again at exit
 
 
 async def answer_unhandled(request: Request, exc: Exception) -> Response:

@@ -16,17 +16,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ValidationError
 
 from baton_feedback.config import FeedbackSettings
 from baton_feedback.domain.outgoing import UnknownReason, check_reason
-from baton_runtime.api_auth import SafeJSONResponse, authenticate, validation_errors
+from baton_runtime.api_auth import (
+    SafeJSONResponse,
+    authenticate,
+    bearer_scheme,
+    validation_errors,
+)
 from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
 from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
+from baton_runtime.openapi import error_responses, inline_schema
 from baton_runtime.signatures import SignatureError, SignedRequest, verify_standard_webhooks
 from baton_schemas import CrmFeedback, encode_event
 
@@ -39,16 +46,66 @@ def feedback_event_id(crm_event_id: str) -> str:
     return str(uuid.uuid5(CRM_EVENT_NAMESPACE, crm_event_id))
 
 
+class Accepted(BaseModel):
+    """The batch, on the broker: one event id per event, in the batch's order."""
+
+    event_ids: list[str]
+
+
+# For the OpenAPI document only: the route checks the signature itself, over the raw body.
+signature_scheme = APIKeyHeader(
+    name="webhook-signature",
+    scheme_name="StandardWebhooks",
+    description=(
+        "Standard Webhooks signature (with webhook-id and webhook-timestamp) under one of "
+        "a client's FEEDBACK_WEBHOOK_SECRETS; an alternative to the bearer key"
+    ),
+    auto_error=False,
+)
+_EVENT = inline_schema(CrmFeedback)
+REQUEST_BODY = {
+    "required": True,
+    "description": "one `baton.crm.feedback.v1` event, or a batch of them",
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [_EVENT, {"type": "array", "items": _EVENT, "minItems": 1}]}
+        }
+    },
+}
+RESPONSES = error_responses(
+    400,
+    401,
+    403,
+    413,
+    422,
+    503,
+    e413="the body is larger than FEEDBACK_MAX_BODY_BYTES, or the batch than FEEDBACK_MAX_BATCH",
+    e422="an empty batch, or events that are not valid; each problem names the event's index",
+)
+
+
 def intake_router() -> APIRouter:
     router = APIRouter(tags=["feedback"], default_response_class=SafeJSONResponse)
 
-    @router.post("/feedback", status_code=202)
+    @router.post(
+        "/feedback",
+        status_code=202,
+        response_model=Accepted,
+        responses=RESPONSES,
+        dependencies=[Depends(bearer_scheme), Depends(signature_scheme)],
+        openapi_extra={"requestBody": REQUEST_BODY},
+    )
     async def receive(request: Request) -> JSONResponse:
         runtime = runtime_of(request)
         config: FeedbackSettings = request.app.state.settings
+        # A client with a key is checked before its body is read: an unauthenticated caller
+        # never makes the service read (up to) a megabyte. A signature needs the body.
+        signed = "webhook-signature" in request.headers
+        keyed = None if signed else authenticate(request)
         body = await read_limited(request, config.max_body_bytes)
-        client = _client(request, body, config)
-        payload = parse_json(require_utf8(body))
+        text = require_utf8(body)  # 400 naming the byte, before a signature over it fails
+        client = keyed if keyed is not None else _client(request, body, config)
+        payload = parse_json(text)
         events = _validated(payload, config.max_batch, config.reject_reasons)
         topic = config.topics.crm_activity
         records = [

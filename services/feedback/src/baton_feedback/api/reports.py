@@ -17,7 +17,7 @@ from baton_feedback.db import funnel as funnel_db
 from baton_feedback.domain import funnel
 from baton_runtime.api_auth import admin_router
 from baton_runtime.app_state import runtime_of
-from baton_runtime.report_window import report_window
+from baton_runtime.report_window import Instant, report_window
 
 Dimension = Literal["source", "campaign"]
 CSV = "text/csv"
@@ -26,11 +26,23 @@ CSV = "text/csv"
 def reports_router() -> APIRouter:
     router = admin_router(prefix="/reports", tags=["reports"])
 
-    @router.get("/funnel", response_model=None)
+    @router.get(
+        "/funnel",
+        response_model=None,
+        responses={
+            200: {
+                "description": "the funnel, as JSON or (`format=csv`, `Accept: text/csv`) CSV",
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    CSV: {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
     async def funnel_report(
         request: Request,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         by: Annotated[list[Dimension] | None, Query()] = None,
         answer_format: Annotated[Literal["json", "csv"] | None, Query(alias="format")] = None,
     ) -> dict[str, Any] | Response:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from baton_router.api.validation import engine, invalid, unstorable
 from baton_router.db import admin as db
 from baton_runtime.api_auth import admin_router
+from baton_runtime.openapi import error_responses
 
 MAX_LEAD_KEY = 500
 
@@ -21,7 +22,7 @@ MAX_LEAD_KEY = 500
 def leads_router() -> APIRouter:
     router = admin_router(tags=["leads"])
 
-    @router.get("/leads/{lead_key:path}")
+    @router.get("/leads/{lead_key:path}", responses=error_responses(404, e404="no such lead"))
     async def get_lead(lead_key: str, request: Request) -> dict[str, Any]:
         problem = unstorable(lead_key)
         if not lead_key or len(lead_key) > MAX_LEAD_KEY or problem is not None:

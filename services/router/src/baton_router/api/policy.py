@@ -33,6 +33,7 @@ from baton_router.policy_events import announce
 from baton_runtime.api_auth import SafeJSONResponse, admin_router, authenticate
 from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import require_utf8
+from baton_runtime.openapi import error_responses
 
 YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"}
@@ -133,7 +134,7 @@ async def activate_document(
 def policy_router() -> APIRouter:
     router = admin_router(prefix="/policy", tags=["policy"])
 
-    @router.get("")
+    @router.get("", responses=error_responses(404, e404="no active policy"))
     async def get_policy(request: Request) -> dict[str, Any]:
         async with engine(request).connect() as conn:
             row = (
@@ -175,6 +176,9 @@ def policy_router() -> APIRouter:
 
     @router.put(
         "",
+        responses=error_responses(
+            409, 415, e409="the version exists with other content (bump `version`)"
+        ),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -191,7 +195,12 @@ def policy_router() -> APIRouter:
             return problems_answer(exc)
         return await activate_document(request, policy, document, source="api", actor=actor)
 
-    @router.post("/reload")
+    @router.post(
+        "/reload",
+        responses=error_responses(
+            409, e409="no policy file configured, or its version exists with other content"
+        ),
+    )
     async def reload_policy(request: Request) -> Any:
         actor = authenticate(request)
         path = getattr(request.app.state.settings, "policy_file", None)

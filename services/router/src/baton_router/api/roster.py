@@ -46,6 +46,7 @@ from baton_router.domain.routing.ownership import normalise_domain
 from baton_router.domain.routing.roster import Pool, Rep, Shift
 from baton_router.domain.routing.strategies import share_report
 from baton_runtime.api_auth import admin_router, require_api_key
+from baton_runtime.openapi import error_responses, json_object
 
 MAX_CAP = 1_000_000
 MAX_WEIGHT = 1_000.0
@@ -64,6 +65,11 @@ Cap = Annotated[StrictInt, Field(ge=0, le=MAX_CAP)]
 RepId = Annotated[str, Path(pattern=ID_PATTERN, description="rep id")]
 PoolName = Annotated[str, Path(pattern=ID_PATTERN, description="pool name")]
 Actor = Annotated[str, Depends(require_api_key)]
+
+NO_REP = error_responses(404, e404="no such rep")
+NO_POOL = error_responses(404, e404="no such pool")
+NO_ACCOUNT = error_responses(404, e404="no owner for that account domain")
+CREATED: dict[int | str, dict[str, Any]] = {201: json_object("created (200: replaced)")}
 
 
 @lru_cache(maxsize=1)
@@ -250,7 +256,7 @@ def roster_router() -> APIRouter:
             rows = await db.list_reps(conn)
         return {"reps": [rep_answer(row) for row in rows]}
 
-    @router.get("/reps/{rep_id}")
+    @router.get("/reps/{rep_id}", responses=NO_REP)
     async def get_rep(rep_id: RepId, request: Request) -> dict[str, Any]:
         async with engine(request).connect() as conn:
             row = await db.get_rep(conn, rep_id)
@@ -260,7 +266,7 @@ def roster_router() -> APIRouter:
             pools = await db.pools_of(conn, rep_id)
         return rep_answer(row, load, pools)
 
-    @router.put("/reps/{rep_id}")
+    @router.put("/reps/{rep_id}", responses=CREATED)
     async def put_rep(
         rep_id: RepId, body: RepIn, request: Request, response: Response, actor: Actor
     ) -> dict[str, Any]:
@@ -301,7 +307,7 @@ def roster_router() -> APIRouter:
         response.status_code = 200 if before is not None else 201
         return rep_answer(saved)
 
-    @router.delete("/reps/{rep_id}")
+    @router.delete("/reps/{rep_id}", responses=NO_REP)
     async def delete_rep(rep_id: RepId, request: Request, actor: Actor) -> dict[str, Any]:
         async with engine(request).begin() as conn:
             # Pools first, in name order, as routing locks them; then the rep.
@@ -326,7 +332,7 @@ def roster_router() -> APIRouter:
             )
         return {"deleted": rep_id, "removed_from_pools": pool_names, "released_accounts": accounts}
 
-    @router.put("/reps/{rep_id}/availability")
+    @router.put("/reps/{rep_id}/availability", responses=NO_REP)
     async def put_availability(
         rep_id: RepId, body: AvailabilityIn, request: Request, actor: Actor
     ) -> dict[str, Any]:
@@ -343,7 +349,7 @@ def roster_router() -> APIRouter:
             saved = await db.get_rep(conn, rep_id)
         return rep_answer(saved)
 
-    @router.put("/reps/{rep_id}/capacity")
+    @router.put("/reps/{rep_id}/capacity", responses=NO_REP)
     async def put_capacity(
         rep_id: RepId, body: CapacityIn, request: Request, actor: Actor
     ) -> dict[str, Any]:
@@ -364,7 +370,7 @@ def roster_router() -> APIRouter:
             saved = await db.get_rep(conn, rep_id)
         return rep_answer(saved)
 
-    @router.post("/reps/{rep_id}/out-of-office")
+    @router.post("/reps/{rep_id}/out-of-office", responses=NO_REP)
     async def add_out_of_office(
         rep_id: RepId, body: TimeRangeIn, request: Request, actor: Actor
     ) -> dict[str, Any]:
@@ -388,7 +394,10 @@ def roster_router() -> APIRouter:
             saved = await db.get_rep(conn, rep_id)
         return rep_answer(saved)
 
-    @router.delete("/reps/{rep_id}/out-of-office")
+    @router.delete(
+        "/reps/{rep_id}/out-of-office",
+        responses=error_responses(404, e404="no such rep, or the rep has no such range"),
+    )
     async def remove_out_of_office(
         rep_id: RepId,
         request: Request,
@@ -423,7 +432,7 @@ def roster_router() -> APIRouter:
             pools = await db.load_pools(conn)
         return {"pools": [pool_answer(pool, updated_at) for pool, updated_at in pools]}
 
-    @router.get("/pools/{name}")
+    @router.get("/pools/{name}", responses=NO_POOL)
     async def get_pool(
         name: PoolName,
         request: Request,
@@ -438,7 +447,7 @@ def roster_router() -> APIRouter:
             counts = await db.pool_assignment_counts(conn, name, since)
         return {**pool_answer(pool, updated_at), "share": _share(pool, counts, days, since)}
 
-    @router.put("/pools/{name}")
+    @router.put("/pools/{name}", responses=CREATED)
     async def put_pool(
         name: PoolName, body: PoolIn, request: Request, response: Response, actor: Actor
     ) -> dict[str, Any]:
@@ -478,7 +487,7 @@ def roster_router() -> APIRouter:
         response.status_code = 200 if current is not None else 201
         return pool_answer(pool, updated_at)
 
-    @router.delete("/pools/{name}")
+    @router.delete("/pools/{name}", responses=NO_POOL)
     async def delete_pool(name: PoolName, request: Request, actor: Actor) -> dict[str, Any]:
         async with engine(request).begin() as conn:
             current = await db.load_pool(conn, name, lock=True)
@@ -505,7 +514,7 @@ def roster_router() -> APIRouter:
             rows = await db.list_accounts(conn, rep_id)
         return {"accounts": [_account_answer(row) for row in rows]}
 
-    @router.get("/accounts/{domain}")
+    @router.get("/accounts/{domain}", responses=NO_ACCOUNT)
     async def get_account(domain: str, request: Request) -> dict[str, Any]:
         name = _domain(domain)
         async with engine(request).connect() as conn:
@@ -514,7 +523,7 @@ def roster_router() -> APIRouter:
             raise _not_found("account owner for", name)
         return _account_answer(row)
 
-    @router.put("/accounts/{domain}")
+    @router.put("/accounts/{domain}", responses=CREATED)
     async def put_account(
         domain: str, body: AccountIn, request: Request, response: Response, actor: Actor
     ) -> dict[str, Any]:
@@ -538,7 +547,7 @@ def roster_router() -> APIRouter:
         response.status_code = 200 if before is not None else 201
         return _account_answer(row)
 
-    @router.delete("/accounts/{domain}")
+    @router.delete("/accounts/{domain}", responses=NO_ACCOUNT)
     async def delete_account(domain: str, request: Request, actor: Actor) -> dict[str, Any]:
         name = _domain(domain)
         async with engine(request).begin() as conn:

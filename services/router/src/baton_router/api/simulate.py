@@ -33,6 +33,7 @@ from baton_router.domain.routing.engine import route
 from baton_router.domain.routing.ownership import account_domain, sticky_owner
 from baton_router.policy_cache import PolicyCache
 from baton_runtime.api_auth import admin_router
+from baton_runtime.openapi import error_responses
 
 SIMULATED_EVENT_ID = "simulation"
 """`captured_event_id` of a simulated decision: no captured event exists."""
@@ -72,7 +73,10 @@ def _policies(request: Request) -> PolicyCache:
 def simulate_router() -> APIRouter:
     router = admin_router(tags=["routing"])
 
-    @router.post("/routing/simulate")
+    @router.post(
+        "/routing/simulate",
+        responses=error_responses(409, e409="no active policy"),
+    )
     async def simulate(body: SimulateIn, request: Request) -> Any:
         now = body.at or datetime.now(UTC)
         bad = find_unstorable(body.lead)

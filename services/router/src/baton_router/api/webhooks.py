@@ -1,18 +1,21 @@
 """`POST /webhooks/{source}`: answered 202 only after the broker acknowledged every lead.
 
 In order: unknown source 404, no secret configured 401, body over the limit 413, body
-not UTF-8 400, bad or stale signature 401, body not JSON (or form) 400, payload that
-cannot be normalised 422 naming the field, broker unavailable 503 (the sender retries, and
-the retry gets the same event ids), else 202 with the event ids and lead keys.
+not UTF-8 400, bad or stale signature 401, body not JSON (or form) 400, more than
+`MAX_EVENTS` events or leads in one delivery 413, payload that cannot be normalised 422
+naming the field, broker unavailable 503 (the sender retries, and the retry gets the same
+event ids), else 202 with the event ids and lead keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from baton_router.api.body import event_id, parse_form
 from baton_router.config import RouterSettings
@@ -23,16 +26,22 @@ from baton_router.domain.sources import (
     Source,
     build_sources,
     check_secrets,
+    mautic,
 )
 from baton_runtime.app_state import runtime_of
 from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
 from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
+from baton_runtime.openapi import error_responses
 from baton_schemas import OutgoingRecord, encode_event
 
 log = get_logger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
+MAX_EVENTS = 1000
+"""Most events (a HubSpot array's items) or leads one delivery may carry. HubSpot sends at
+most 100 a request; a bigger batch, even within the byte limit, is refused whole before it
+is normalised or published, rather than held up in one request."""
 
 
 def webhook_sources(settings: RouterSettings) -> dict[str, Source]:
@@ -57,6 +66,57 @@ def request_url(request: Request, public_base_url: str | None) -> str:
     return f"{base}{path}" + (f"?{query}" if query else "")
 
 
+class Accepted(BaseModel):
+    """The leads of a delivery, on the broker: one event id and lead key per lead."""
+
+    event_ids: list[str]
+    lead_keys: list[str]
+
+
+_OBJECT: dict[str, Any] = {"type": "object"}
+_FORM = {"type": "object", "additionalProperties": {"type": "string"}}
+PAYLOADS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "generic": (
+        "Baton's canonical lead (person, company, attribution, activities, custom), signed "
+        "with Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).",
+        {"application/json": {"schema": _OBJECT}},
+    ),
+    "hubspot": (
+        "HubSpot's webhook events (a JSON array) or a contact record (an object), signed "
+        "with `X-HubSpot-Signature-v3` and `X-HubSpot-Request-Timestamp`.",
+        {"application/json": {"schema": {"anyOf": [{"type": "array", "items": _OBJECT}, _OBJECT]}}},
+    ),
+    "marketo": (
+        "The webhook's payload template, as JSON or a form, with the shared token in the "
+        "header the mapping names.",
+        {"application/json": {"schema": _OBJECT}, FORM: {"schema": _FORM}},
+    ),
+    "mautic": (
+        "Mautic's event lists keyed by event type (types that are not leads are ignored), "
+        "signed with `Webhook-Signature`.",
+        {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        event: {"type": "array", "items": _OBJECT} for event in mautic.EVENTS
+                    },
+                }
+            }
+        },
+    ),
+}
+RESPONSES = error_responses(
+    400,
+    401,
+    413,
+    422,
+    503,
+    e413=f"the body is larger than ROUTER_MAX_BODY_BYTES, or holds more than {MAX_EVENTS} events",
+    e422="the payload cannot be normalised; `fields` names each field and what is wrong",
+)
+
+
 def _reject(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
@@ -67,13 +127,14 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
     router = APIRouter(tags=["intake"])
     sources = webhook_sources(settings)
 
-    @router.post("/webhooks/{source}", status_code=202)
+    known = sorted(sources)
+
     async def receive(source: str, request: Request) -> JSONResponse:
         runtime = runtime_of(request)
         config: RouterSettings = request.app.state.settings
         handler = sources.get(source)
         if handler is None:
-            raise HTTPException(404, f"unknown source {source!r}; known: {sorted(sources)}")
+            raise HTTPException(404, f"unknown source {source!r}; known: {known}")
         secrets = config.webhook_secrets.get(source) or []
         if not secrets:
             log.warning("webhook rejected", source=source, reason="no secret configured")
@@ -100,11 +161,16 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         payload = (
             parse_form(text) if handler.accepts_form and content_type == FORM else parse_json(text)
         )
+        too_many = f"a delivery holds at most {MAX_EVENTS} events"
+        if isinstance(payload, list) and len(payload) > MAX_EVENTS:
+            return _reject(413, too_many)
         try:
             leads = handler.normalise(payload, now)
         except NormalisationError as exc:
             log.info("webhook payload rejected", source=source, fields=exc.fields)
             return _reject(422, str(exc), fields=exc.fields)
+        if len(leads) > MAX_EVENTS:
+            return _reject(413, too_many)
 
         records: list[OutgoingRecord] = [
             encode_event(
@@ -124,4 +190,33 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             status_code=202,
         )
 
+    # One documented route per source, so its OpenAPI entry says what it takes; the rest of
+    # /webhooks/... is the same handler, undocumented, answering 404 for a source not known.
+    for name in known:
+        description, content = PAYLOADS.get(name, ("", {"application/json": {"schema": {}}}))
+        router.add_api_route(
+            f"/webhooks/{name}",
+            _for_source(receive, name),
+            methods=["POST"],
+            name=f"receive_{name}",
+            summary=f"Receive a {name} webhook",
+            status_code=202,
+            response_model=Accepted,
+            responses=RESPONSES,
+            openapi_extra={
+                "requestBody": {"required": True, "description": description, "content": content}
+            },
+        )
+    router.add_api_route(
+        "/webhooks/{source}", receive, methods=["POST"], status_code=202, include_in_schema=False
+    )
     return router
+
+
+def _for_source(
+    receive: Callable[[str, Request], Awaitable[JSONResponse]], source: str
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def receive_source(request: Request) -> JSONResponse:
+        return await receive(source, request)
+
+    return receive_source

@@ -22,7 +22,8 @@ from sqlalchemy import Row
 
 from baton_runtime.api_auth import admin_router
 from baton_runtime.app_state import runtime_of
-from baton_runtime.report_window import instant, report_window
+from baton_runtime.openapi import error_responses
+from baton_runtime.report_window import Instant, instant, report_window
 from baton_sla_monitor.db import reports
 
 PRINTABLE = r"^[^\x00-\x1f]+$"
@@ -34,7 +35,10 @@ Dimension = Literal["owner", "team", "tier", "source"]
 def sla_router() -> APIRouter:
     router = admin_router(prefix="/sla", tags=["sla"])
 
-    @router.get("/leads/{lead_key}")
+    @router.get(
+        "/leads/{lead_key}",
+        responses=error_responses(404, e404="no deadline or touch for the lead"),
+    )
     async def lead(request: Request, lead_key: LeadKey) -> dict[str, Any]:
         async with runtime_of(request).engine.connect() as conn:
             found = await reports.lead_deadlines(conn, lead_key)
@@ -79,8 +83,8 @@ def sla_router() -> APIRouter:
     @router.get("/stats")
     async def stats(
         request: Request,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         by: Annotated[list[Dimension] | None, Query()] = None,
     ) -> dict[str, Any]:
         since, until = report_window(since, until)
