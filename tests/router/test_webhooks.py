@@ -228,7 +228,9 @@ async def test_a_delivery_retried_after_503_is_captured_once(
             settings, f"SELECT count(*) FROM assignments WHERE lead_key = '{key.decode()}'"
         )
     # The first attempt may still reach the broker after its 503; it carries the same
-    # event id as the retry, so the router's inbox turns both into one assignment.
+    # event id as the retry, so the router's inbox turns both into one assignment. Both
+    # copies are the same bytes: the retry is stamped with the first receipt's time.
     event_ids = {dict(r.headers)["ce_id"] for r in captured}
     assert len(event_ids) == 1, f"{len(event_ids)} distinct captured events for one delivery"
+    assert len({r.value for r in captured}) == 1, "one event id, two contents"
     assert assignments[0][0] == 1

@@ -10,7 +10,7 @@ event ids), else 202 with the event ids and lead keys.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from baton_router.api.body import event_id, parse_form
+from baton_router.api.receipts import UnansweredReceipts, delivery_key
 from baton_router.config import RouterSettings
 from baton_router.domain.sources import (
     NormalisationError,
@@ -126,6 +127,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
     checked) now, so a bad configuration stops the service at start."""
     router = APIRouter(tags=["intake"])
     sources = webhook_sources(settings)
+    unanswered = UnansweredReceipts(timedelta(seconds=settings.webhook_tolerance_s))
 
     known = sorted(sources)
 
@@ -164,8 +166,10 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         too_many = f"a delivery holds at most {MAX_EVENTS} events"
         if isinstance(payload, list) and len(payload) > MAX_EVENTS:
             return _reject(413, too_many)
+        delivery = delivery_key(source, body)
+        received_at = unanswered.received_at(delivery, now)
         try:
-            leads = handler.normalise(payload, now)
+            leads = handler.normalise(payload, received_at)
         except NormalisationError as exc:
             log.info("webhook payload rejected", source=source, fields=exc.fields)
             return _reject(422, str(exc), fields=exc.fields)
@@ -181,7 +185,12 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             )
             for index, captured in enumerate(leads)
         ]
-        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
+        try:
+            await publish_or_503(runtime.producer, records, config.publish_timeout_s)
+        except HTTPException:
+            unanswered.unanswered(delivery, received_at)
+            raise
+        unanswered.answered(delivery)
         return JSONResponse(
             {
                 "event_ids": [record.event_id for record in records],
