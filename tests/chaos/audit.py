@@ -36,13 +36,28 @@ class TopicRecords:
     def events(self, topic: str) -> list[dict[str, Any]]:
         return [json.loads(next(iter(v))) for v in self.values.get(topic, {}).values()]
 
-    def conflicting(self) -> dict[str, list[str]]:
-        """Event ids that appear with more than one content."""
-        return {
-            topic: [eid for eid, values in ids.items() if len(values) > 1]
-            for topic, ids in self.values.items()
-            if any(len(values) > 1 for values in ids.values())
-        }
+    def conflicting(self) -> dict[str, dict[str, list[str]]]:
+        """Event ids that appear with more than one content, and the fields that differ."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for topic, ids in self.values.items():
+            for event_id, values in ids.items():
+                if len(values) > 1:
+                    first, *others = (json.loads(value) for value in values)
+                    found.setdefault(topic, {})[event_id] = sorted(
+                        {path for other in others for path in differing(first, other)}
+                    )
+        return found
+
+
+def differing(one: Any, other: Any, path: str = "") -> list[str]:
+    """The JSON paths at which two documents differ."""
+    if isinstance(one, dict) and isinstance(other, dict):
+        return [
+            found
+            for key in sorted(one.keys() | other.keys())
+            for found in differing(one.get(key), other.get(key), f"{path}.{key}")
+        ]
+    return [] if one == other else [path or "."]
 
 
 async def read_every_topic(bootstrap: str, topics: list[str], quiet_s: float = 3.0) -> TopicRecords:
@@ -129,7 +144,7 @@ class Findings:
     accepted_not_on_broker: list[str]
     lost: dict[str, list[str]]
     duplicated: dict[str, list[str]]
-    conflicting_ids: dict[str, list[str]]
+    conflicting_ids: dict[str, dict[str, list[str]]]
     redelivered_copies: dict[str, int]
     slowest_503_s: float
 
@@ -144,8 +159,9 @@ class Findings:
         for kind, keys in {**self.lost, **self.duplicated}.items():
             if keys:
                 found.append(f"{kind}: {len(keys)} e.g. {keys[:3]}")
-        if self.conflicting_ids:
-            found.append(f"event ids with different contents: {self.conflicting_ids}")
+        for topic, ids in self.conflicting_ids.items():
+            example = next(iter(ids.items()))
+            found.append(f"{topic}: {len(ids)} event ids with different contents, e.g. {example}")
         return found
 
     def as_dict(self) -> dict[str, object]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from chaos_stack import ChaosStack
 from senders import Traffic
 
@@ -35,14 +36,19 @@ class FaultRecord:
     at_s: float  # since the run started
     down_s: float  # how long the fault lasted (a kill: until the process was started again)
     recovered_s: float | None  # from the fault's end until recovered; None: never
+    # The database outage: consumer groups whose committed offsets moved while it was down.
+    offsets_moved: list[str] | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "kind": self.kind,
             "at_s": round(self.at_s, 1),
             "down_s": round(self.down_s, 2),
             "recovered_s": None if self.recovered_s is None else round(self.recovered_s, 2),
         }
+        if self.offsets_moved is not None:
+            found["offsets_moved_while_down"] = self.offsets_moved
+        return found
 
 
 def asyncpg_url(sqlalchemy_url: str) -> str:
@@ -61,6 +67,32 @@ async def progress(stack: ChaosStack) -> tuple[int, int, int]:
         return int(row[0]), int(row[1]), int(row[2])
     finally:
         await conn.close()
+
+
+# The services' consumer groups (the SLA monitor reads policies in a group of their own).
+GROUPS = ("baton-router", "baton-sla-monitor", "baton-sla-monitor.policy", "baton-feedback")
+
+
+async def committed_offsets(stack: ChaosStack) -> dict[str, dict[TopicPartition, int | None]]:
+    """Every group's committed offset on every partition. Read by a consumer of the group
+    that never joins it (the embedded broker does not answer the admin client's
+    OffsetFetch)."""
+    found: dict[str, dict[TopicPartition, int | None]] = {}
+    for group in GROUPS:
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=stack.broker.bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await reader.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in stack.topics.all_for()
+                for p in sorted(reader.partitions_for_topic(topic) or ())
+            ]
+            found[group] = {tp: await reader.committed(tp) for tp in partitions}
+        finally:
+            await reader.stop()
+    return found
 
 
 async def wait_recovered(
@@ -90,6 +122,7 @@ class FaultDriver:
         self.plan = plan
         self.random = random.Random(seed)
         self.records: list[FaultRecord] = []
+        self.offsets_moved: list[str] | None = None  # set by the database outage
 
     def schedule(self) -> list[tuple[str, Callable[[], object]]]:
         """The kills spread over the three services in a random order, with the database
@@ -114,9 +147,10 @@ class FaultDriver:
                     return
                 await asyncio.sleep(self.random.uniform(*self.plan.pause_between_s))
                 at = time.monotonic() - started
+                self.offsets_moved = None
                 down = await fault()  # type: ignore[misc]
                 recovered = await wait_recovered(self.stack, self.traffic, client, RECOVERY_LIMIT_S)
-                self.records.append(FaultRecord(kind, at, down, recovered))
+                self.records.append(FaultRecord(kind, at, down, recovered, self.offsets_moved))
 
     async def _kill(self, name: str) -> float:
         service = self.stack.services[name]
@@ -126,10 +160,17 @@ class FaultDriver:
         return time.monotonic() - begun
 
     async def _stop_postgres(self) -> float:
+        """Crash-stop the server (no checkpoint, like a killed pod). The consumers must
+        hold their offsets while it is gone: compared a second in (a batch already handled
+        may still commit) and at the end."""
         begun = time.monotonic()
         await asyncio.to_thread(self.stack.postgres.stop, "immediate")
-        await asyncio.sleep(self.plan.outage_s)
+        await asyncio.sleep(1.0)
+        before = await committed_offsets(self.stack)
+        await asyncio.sleep(self.plan.outage_s - 1.0)
+        after = await committed_offsets(self.stack)
         await asyncio.to_thread(self.stack.postgres.start)
+        self.offsets_moved = sorted(g for g in GROUPS if after[g] != before[g])
         return time.monotonic() - begun
 
     async def _pause_broker(self) -> float:
