@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hostile_support import AUTH, SERVICES, SigningAuth, prepare
+from hostile_support import AUTH, SERVICES, SigningAuth, prepare, serving_service
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from router_support import LEAD
@@ -317,3 +317,20 @@ async def test_a_service_stopped_while_its_consumers_join_stops_cleanly(
         assert answer.json()["checks"]["consumer_group"] is False  # still joining
     runtime = app.state.runtime
     assert all(task.done() for task in runtime._tasks.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "path"), [("sla-monitor", "/sla/stats"), ("feedback", "/reports/funnel")]
+)
+async def test_a_report_window_is_an_iso_8601_date_time(
+    make_settings: Any, name: str, path: str
+) -> None:
+    """Regression (schemathesis' negative pass): `since=-1.97e-267` was read as seconds
+    since 1970 and answered 200; a window is a date-time, anything else a 422 naming it."""
+    async with serving_service(make_settings, name, consumers_enabled=False) as (_, _, client):
+        for value in ("-1.969575965365733e-267", "1717200000", "yesterday"):
+            answer = await client.get(path, params={"since": value}, headers=AUTH)
+            assert answer.status_code == 422, (value, answer.text)
+            assert answer.json()["detail"][0]["loc"] == ["query", "since"]
+        answer = await client.get(path, params={"since": "2025-06-01T00:00:00Z"}, headers=AUTH)
+        assert answer.status_code == 200, answer.text

@@ -57,30 +57,38 @@ def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
     # `"\ud800"` is valid JSON but no Unicode character: it could not be written back out
     # as UTF-8 (the event, the database), so it is refused here, naming where it is.
     if _SURROGATE_ESCAPE.search(text):
-        where = _lone_surrogate(payload)
-        if where is not None:
-            where = where if len(where) <= 200 else where[:197] + "..."
-            raise HTTPException(
-                400, f"body holds a lone UTF-16 surrogate (not a Unicode character) at {where}"
-            )
+        _refuse(payload, _SURROGATE, "a lone UTF-16 surrogate (not a Unicode character)")
+    # Likewise `"\u0000"`: PostgreSQL stores no NUL character in text or JSON, so a lead
+    # holding one was taken (202) and then dead-lettered by the consumer, never routed.
+    if _NUL_ESCAPE.search(text):
+        _refuse(payload, _NUL, "a NUL character (\\u0000), which cannot be stored")
     return payload
+
+
+def _refuse(payload: Any, pattern: re.Pattern[str], what: str) -> None:
+    where = _find(payload, pattern)
+    if where is not None:
+        where = where if len(where) <= 200 else where[:197] + "..."
+        raise HTTPException(400, f"body holds {what} at {where}")
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL_ESCAPE = re.compile(r"\\u0000")
+_NUL = re.compile("\x00")
 
 
-def _lone_surrogate(value: Any) -> str | None:
-    """The path (`$.person.name`) of the first string or key holding a lone surrogate."""
+def _find(value: Any, pattern: re.Pattern[str]) -> str | None:
+    """The path (`$.person.name`) of the first string or key `pattern` matches in."""
     stack: list[tuple[Any, str]] = [(value, "$")]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if pattern.search(item):
                 return path
         elif isinstance(item, dict):
             for key, child in item.items():
-                if _SURROGATE.search(key):
+                if pattern.search(key):
                     return f"{path} (a key)"
                 stack.append((child, f"{path}.{key}"))
         elif isinstance(item, list):

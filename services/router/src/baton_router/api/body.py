@@ -25,6 +25,10 @@ def parse_form(text: str) -> dict[str, str]:
         )
     except ValueError as exc:
         raise HTTPException(400, f"body is not a valid form: {exc}") from exc
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:  # %00: PostgreSQL stores no NUL character
+            field = name.replace("\x00", "\\x00")[:100]
+            raise HTTPException(400, f"form field {field!r} holds a NUL character (%00)")
     return dict(pairs)
 
 
