@@ -1,38 +1,35 @@
-"""The receipt time a redelivery is stamped with after its first delivery went unanswered."""
+"""The receipt time a repeated delivery is stamped with: its first one."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from baton_router.api.receipts import UnansweredReceipts, delivery_key
+from baton_router.api.receipts import FirstReceipts, delivery_key
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+LATER = T0 + timedelta(seconds=7)
 
 
-def test_a_redelivery_of_an_unanswered_delivery_keeps_the_first_receipt_time() -> None:
-    receipts = UnansweredReceipts(timedelta(minutes=5))
+def test_a_repeated_delivery_keeps_its_first_receipt_time() -> None:
+    receipts = FirstReceipts(timedelta(minutes=5))
     key = delivery_key("generic", b'{"person": {}}')
-    receipts.unanswered(key, T0)
-    assert receipts.received_at(key, T0 + timedelta(seconds=7)) == T0
+    assert receipts.received_at(key, T0) == T0
+    assert receipts.received_at(key, LATER) == T0
 
 
-def test_an_answered_delivery_or_another_body_gets_its_own_time() -> None:
-    receipts = UnansweredReceipts(timedelta(minutes=5))
-    key = delivery_key("generic", b"{}")
-    receipts.unanswered(key, T0)
-    later = T0 + timedelta(seconds=7)
-    assert receipts.received_at(delivery_key("generic", b"{ }"), later) == later
-    assert receipts.received_at(delivery_key("hubspot", b"{}"), later) == later
-    receipts.answered(key)
-    assert receipts.received_at(key, later) == later
+def test_another_body_or_source_is_another_delivery() -> None:
+    receipts = FirstReceipts(timedelta(minutes=5))
+    receipts.received_at(delivery_key("generic", b"{}"), T0)
+    assert receipts.received_at(delivery_key("generic", b"{ }"), LATER) == LATER
+    assert receipts.received_at(delivery_key("hubspot", b"{}"), LATER) == LATER
 
 
 def test_memory_ends_with_the_signature_window_and_is_bounded() -> None:
-    receipts = UnansweredReceipts(timedelta(minutes=5), max_entries=2)
-    receipts.unanswered("a", T0)
-    assert receipts.received_at("a", T0 + timedelta(minutes=6)) == T0 + timedelta(minutes=6)
-    receipts.unanswered("b", T0)
-    receipts.unanswered("c", T0)
-    later = T0 + timedelta(seconds=1)
-    assert receipts.received_at("a", later) == later  # the oldest made room
-    assert receipts.received_at("c", later) == T0
+    receipts = FirstReceipts(timedelta(minutes=5), max_entries=2)
+    receipts.received_at(b"a", T0)
+    after_window = T0 + timedelta(minutes=6)
+    assert receipts.received_at(b"a", after_window) == after_window
+    receipts.received_at(b"b", LATER)
+    receipts.received_at(b"c", LATER)  # the oldest, a, makes room
+    assert receipts.received_at(b"a", LATER + timedelta(seconds=1)) > LATER
+    assert receipts.received_at(b"c", LATER + timedelta(seconds=1)) == LATER

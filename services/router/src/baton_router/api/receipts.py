@@ -1,44 +1,38 @@
-"""When a delivery whose publish went unanswered was received, for its redelivery.
+"""When this replica first received a delivery, for the delivery's repeats.
 
-A publish that times out (503) may still reach the broker once the broker recovers, and
-the sender redelivers the same bytes. Stamped with its own receipt time, the redelivery
-would put a second content under the first copy's event id. So this replica remembers
-the receipt time of each delivery it answered 503 (bounded in number, and only for the
-signature window, after which no redelivery verifies) and stamps the redelivery with it:
-both copies are then the same bytes. A redelivery that reaches another replica gets that
-replica's time; consumers keep the first copy of an event id.
+A sender repeats a delivery byte for byte: after a 503 whose publish still reached the
+broker once it recovered, after a 202 lost on the way back, or while its first attempt
+is still waiting on the broker. Stamped with its own receipt time, the repeat would put a
+second content under the first copy's event id. So the replica remembers each delivery's
+first receipt (for the signature window, after which no repeat verifies; bounded in
+number) and stamps every repeat with it: all copies are the same bytes. A repeat that
+reaches another replica gets that replica's time; consumers keep the first copy of an id.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
-def delivery_key(source: str, body: bytes) -> str:
-    """A redelivery repeats the body byte for byte."""
-    return f"{source}:{hashlib.sha256(body).hexdigest()}"
+def delivery_key(source: str, body: bytes) -> bytes:
+    return hashlib.sha256(source.encode() + b"\0" + body).digest()
 
 
-class UnansweredReceipts:
-    def __init__(self, keep_for: timedelta, max_entries: int = 10_000) -> None:
-        self._keep_for = keep_for
+class FirstReceipts:
+    def __init__(self, keep_for: timedelta, max_entries: int = 50_000) -> None:
+        self._keep_for_s = keep_for.total_seconds()
         self._max_entries = max_entries
-        self._received: OrderedDict[str, datetime] = OrderedDict()
+        self._received: OrderedDict[bytes, float] = OrderedDict()  # key -> POSIX seconds
 
-    def received_at(self, key: str, now: datetime) -> datetime:
-        """The first receipt of an unanswered delivery still in the window, else `now`."""
+    def received_at(self, key: bytes, now: datetime) -> datetime:
+        """The delivery's first receipt within the window; `now` for a new delivery."""
         first = self._received.get(key)
-        if first is not None and now - first <= self._keep_for:
-            return first
-        return now
-
-    def unanswered(self, key: str, received_at: datetime) -> None:
-        self._received[key] = received_at
+        if first is not None and now.timestamp() - first <= self._keep_for_s:
+            return datetime.fromtimestamp(first, UTC)
+        self._received[key] = now.timestamp()
         self._received.move_to_end(key)
-        while len(self._received) > self._max_entries:
+        if len(self._received) > self._max_entries:
             self._received.popitem(last=False)
-
-    def answered(self, key: str) -> None:
-        self._received.pop(key, None)
+        return now

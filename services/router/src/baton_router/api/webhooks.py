@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from baton_router.api.body import event_id, parse_form
-from baton_router.api.receipts import UnansweredReceipts, delivery_key
+from baton_router.api.receipts import FirstReceipts, delivery_key
 from baton_router.config import RouterSettings
 from baton_router.domain.sources import (
     NormalisationError,
@@ -127,7 +127,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
     checked) now, so a bad configuration stops the service at start."""
     router = APIRouter(tags=["intake"])
     sources = webhook_sources(settings)
-    unanswered = UnansweredReceipts(timedelta(seconds=settings.webhook_tolerance_s))
+    receipts = FirstReceipts(timedelta(seconds=settings.webhook_tolerance_s))
 
     known = sorted(sources)
 
@@ -166,8 +166,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         too_many = f"a delivery holds at most {MAX_EVENTS} events"
         if isinstance(payload, list) and len(payload) > MAX_EVENTS:
             return _reject(413, too_many)
-        delivery = delivery_key(source, body)
-        received_at = unanswered.received_at(delivery, now)
+        received_at = receipts.received_at(delivery_key(source, body), now)
         try:
             leads = handler.normalise(payload, received_at)
         except NormalisationError as exc:
@@ -185,12 +184,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             )
             for index, captured in enumerate(leads)
         ]
-        try:
-            await publish_or_503(runtime.producer, records, config.publish_timeout_s)
-        except HTTPException:
-            unanswered.unanswered(delivery, received_at)
-            raise
-        unanswered.answered(delivery)
+        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
         return JSONResponse(
             {
                 "event_ids": [record.event_id for record in records],
