@@ -58,11 +58,16 @@ def parse_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
     # as UTF-8 (the event, the database), so it is refused here, naming where it is.
     if _SURROGATE_ESCAPE.search(text):
         _refuse(payload, _SURROGATE, "a lone UTF-16 surrogate (not a Unicode character)")
-    # Likewise `"\u0000"`: PostgreSQL stores no NUL character in text or JSON, so a lead
-    # holding one was taken (202) and then dead-lettered by the consumer, never routed.
+    return payload
+
+
+def refuse_nul(text: str, payload: Any) -> None:
+    """400 naming where, when the JSON `text` (parsed: `payload`) holds `"\\u0000"`: valid
+    JSON, but PostgreSQL stores no NUL character in text or JSON, so a lead or a feedback
+    event holding one was taken (202) and then dead-lettered by the consumer that had to
+    store it, never routed. For the doors whose events are stored."""
     if _NUL_ESCAPE.search(text):
         _refuse(payload, _NUL, "a NUL character (\\u0000), which cannot be stored")
-    return payload
 
 
 def _refuse(payload: Any, pattern: re.Pattern[str], what: str) -> None:

@@ -30,7 +30,13 @@ from baton_runtime.api_auth import (
     validation_errors,
 )
 from baton_runtime.app_state import runtime_of
-from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
+from baton_runtime.http_body import (
+    parse_json,
+    read_limited,
+    refuse_nul,
+    request_headers,
+    require_utf8,
+)
 from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_runtime.openapi import error_responses, inline_schema
@@ -106,6 +112,7 @@ def intake_router() -> APIRouter:
         text = require_utf8(body)  # 400 naming the byte, before a signature over it fails
         client = keyed if keyed is not None else _client(request, body, config)
         payload = parse_json(text)
+        refuse_nul(text, payload)
         events = _validated(payload, config.max_batch, config.reject_reasons)
         topic = config.topics.crm_activity
         records = [

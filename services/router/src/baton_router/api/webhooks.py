@@ -30,7 +30,13 @@ from baton_router.domain.sources import (
     mautic,
 )
 from baton_runtime.app_state import runtime_of
-from baton_runtime.http_body import parse_json, read_limited, request_headers, require_utf8
+from baton_runtime.http_body import (
+    parse_json,
+    read_limited,
+    refuse_nul,
+    request_headers,
+    require_utf8,
+)
 from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_runtime.openapi import error_responses
@@ -160,9 +166,11 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             return _reject(401, exc.reason)
 
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        payload = (
-            parse_form(text) if handler.accepts_form and content_type == FORM else parse_json(text)
-        )
+        if handler.accepts_form and content_type == FORM:
+            payload: Any = parse_form(text)
+        else:
+            payload = parse_json(text)
+            refuse_nul(text, payload)
         too_many = f"a delivery holds at most {MAX_EVENTS} events"
         if isinstance(payload, list) and len(payload) > MAX_EVENTS:
             return _reject(413, too_many)
