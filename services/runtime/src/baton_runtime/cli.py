@@ -57,6 +57,10 @@ def run_service_cli(
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # "on", not uvicorn's "auto": under "auto" an exception raised before the app's
+        # startup reports failure is taken for "lifespan unsupported", and the server
+        # serves without a runtime (every request a 500) instead of exiting to be restarted.
+        lifespan="on",
         timeout_graceful_shutdown=30,
     )
     return 0
