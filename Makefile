@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e test-deploy up down lint schemas schemas-check bench bench-quick bench-sla bench-scale clean
+.PHONY: install run lead test test-members test-e2e test-hostile test-chaos test-deploy chaos up down lint schemas schemas-check bench bench-quick bench-sla bench-scale clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -32,7 +32,7 @@ lead: install
 
 # Each workspace member's tests run in an environment holding only that member's
 # dependencies (plus its test group), so an undeclared import fails here.
-test: install test-members test-e2e test-deploy
+test: install test-members test-e2e test-hostile test-chaos test-deploy
 
 member_dir = $(if $(filter schemas,$(1)),schemas,services/$(1))
 member_tests = tests/$(subst -,_,$(1))
@@ -48,6 +48,20 @@ test-members: $(UV)
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e -q
+
+# Hostile input against every service: schemathesis on each OpenAPI document, property
+# tests of the normalisers and the policy loader, signature attacks, bodies that are too big.
+test-hostile: install
+	$(PY) -m pytest tests/hostile -q
+
+# The fault-injection suite (tests/chaos/README.md): the three services as real processes
+# under a stream of webhooks while a driver kills them, stops PostgreSQL and pauses the
+# broker. test-chaos is the short run inside `make test`; `make chaos` is the full one.
+test-chaos: install
+	$(PY) -m pytest tests/chaos -q
+
+chaos: install
+	BATON_CHAOS=full $(PY) -m pytest tests/chaos -q -s
 
 # The offline checks of deploy/ (no Docker engine or cluster needed): compose file and
 # Kubernetes manifests against their schemas, environment variables, Dockerfile paths.

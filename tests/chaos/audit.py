@@ -145,6 +145,7 @@ class Findings:
     lost: dict[str, list[str]]
     duplicated: dict[str, list[str]]
     conflicting_ids: dict[str, dict[str, list[str]]]
+    conflicting_deliveries: dict[str, list[str]]  # delivery -> every answer it got
     redelivered_copies: dict[str, int]
     slowest_503_s: float
 
@@ -162,6 +163,8 @@ class Findings:
         for topic, ids in self.conflicting_ids.items():
             example = next(iter(ids.items()))
             found.append(f"{topic}: {len(ids)} event ids with different contents, e.g. {example}")
+        if self.conflicting_deliveries:
+            found.append(f"their deliveries' answers: {self.conflicting_deliveries}")
         return found
 
     def as_dict(self) -> dict[str, object]:
@@ -209,6 +212,7 @@ async def audit(stack: ChaosStack, traffic: Traffic) -> Findings:
     }
     answers = traffic.leads.answers() + traffic.touches.answers()
     refusals = [s for d in traffic.leads.deliveries for s in d.refusal_seconds]
+    conflicting = records.conflicting()
     return Findings(
         leads_sent=len(traffic.leads.deliveries),
         leads_accepted=len(lead_keys),
@@ -229,7 +233,13 @@ async def audit(stack: ChaosStack, traffic: Traffic) -> Findings:
             f"duplicated {kind}": [k for k in keys if counts.get(k, 0) > 1]
             for kind, (counts, keys) in effects.items()
         },
-        conflicting_ids=records.conflicting(),
+        conflicting_ids=conflicting,
+        conflicting_deliveries={
+            d.message_id: d.answers
+            for d in traffic.leads.accepted
+            if d.accepted
+            and d.accepted["event_ids"][0] in conflicting.get(topics.leads_captured, {})
+        },
         redelivered_copies=dict(records.copies),
         slowest_503_s=max(refusals, default=0.0),
     )

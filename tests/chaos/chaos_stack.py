@@ -146,6 +146,17 @@ class ChaosStack:
                 raise TimeoutError("services not ready:\n" + self.log_tails())
             await asyncio.sleep(0.2)
 
+    async def supervise(self, unplanned: list[str], stop: asyncio.Event) -> None:
+        """Restart a service that exited on its own, as an orchestrator would, and keep
+        why (the end of its log): Baton's processes should only ever exit when told to."""
+        while not stop.is_set():
+            for service in self.services.values():
+                code = service.exited()
+                if code is not None:
+                    unplanned.append(f"{service.name} exited {code}: {service.log_tail(1500)}")
+                    service.start()
+            await asyncio.sleep(0.5)
+
     def log_tails(self) -> str:
         return "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in self.services.values())
 

@@ -133,7 +133,8 @@ class Traffic:
     async def send(self, rate: float, seconds: float) -> None:
         """Start one lead every 1/rate seconds for `seconds`; returns when the last one
         started (its delivery, and its touch, go on)."""
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        # Enough connections that no request waits for one: a 503's time is the server's.
+        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
         self._client = httpx.AsyncClient(limits=limits)
         started = time.monotonic()
         number = 0

@@ -63,6 +63,8 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
         started = time.monotonic()
         stop = asyncio.Event()
         faults = asyncio.create_task(driver.run(started, stop))
+        unplanned: list[str] = []
+        supervisor = asyncio.create_task(stack.supervise(unplanned, stop))
         # Traffic runs until the last fault is over, with a few quiet seconds either side.
         load = asyncio.create_task(traffic.send(rate, seconds=3600))
         await faults
@@ -73,6 +75,8 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
         await wait_quiet(stack, traffic, timeout=120)
         findings = await audit(stack, traffic)
         logs = stack.log_tails()
+        stop.set()
+        await supervisor
 
     report = {
         "run": name,
@@ -81,11 +85,13 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
         "seconds_under_load": round(sent_s, 1),
         "faults": [record.as_dict() for record in driver.records],
         "kills": sum(record.kind.startswith("kill") for record in driver.records),
+        "unplanned_exits": unplanned,
         **findings.as_dict(),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    assert not unplanned, f"a service exited on its own: {unplanned}"
     unrecovered = [r.kind for r in driver.records if r.recovered_s is None]
     assert not unrecovered, f"never recovered from {unrecovered}\n{logs}"
     assert report["kills"] == plan.kills
