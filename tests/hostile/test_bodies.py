@@ -149,6 +149,13 @@ async def test_a_body_over_the_limit_is_413_declared_or_streamed(
                 assert_refused(streamed, 413, str(LIMIT))
                 assert stream.pulled <= LIMIT + stream.chunk, (path, how, stream.pulled)
 
+            if path == "/feedback":
+                # Regression: the body was read (up to the limit) before the key was checked.
+                stream = Stream(4 * LIMIT)
+                anonymous = await client.post(path, content=stream, headers=JSON)
+                assert_refused(anonymous, 401, "Authorization")
+                assert stream.pulled == 0, "the body was read before the key was checked"
+
             for how, headers in credentials(path, at_limit):
                 answer = await client.post(path, content=at_limit, headers={**JSON, **headers})
                 # 422, or (Mautic: event types that are not leads are skipped) no leads
