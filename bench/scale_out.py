@@ -178,10 +178,10 @@ async def fire_with_replicas(
 
 
 async def run_scale_out(
-    stack: Stack, leads: int, deadlines: int, target_s: float
+    stack: Stack, leads: int, deadlines: int, target_s: float, replicas: tuple[int, ...] = (1, 2)
 ) -> dict[str, Any]:
-    router = [await route_with_replicas(stack, n, leads) for n in (1, 2)]
-    sla = [await fire_with_replicas(stack, n, deadlines, target_s) for n in (1, 2)]
+    router = [await route_with_replicas(stack, n, leads) for n in replicas]
+    sla = [await fire_with_replicas(stack, n, deadlines, target_s) for n in replicas]
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "router": router, "sla": sla}
 
 

@@ -73,12 +73,12 @@ async def test_replicas_share_the_work_in_the_scale_out_bench(
     embedded_postgres: Any, embedded_broker: Any
 ) -> None:
     with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
-        figures = await run_scale_out(stack, leads=300, deadlines=200, target_s=6.0)
-    for run in figures["router"]:
-        assert run["leads_assigned_once"], run
-        assert sum(run["share_per_replica"]) == 1.0
-    two = figures["router"][1]
-    assert len(two["share_per_replica"]) == 2 and min(two["share_per_replica"]) > 0, two
-    for run in figures["sla"]:
-        assert run["each_deadline_fired_once"], run
-        assert sum(run["share_per_replica"]) == 1.0
+        # Two replicas only: one replica runs the same code, and `make bench-scale` runs both.
+        figures = await run_scale_out(stack, leads=300, deadlines=200, target_s=6.0, replicas=(2,))
+    (router,) = figures["router"]
+    assert router["leads_assigned_once"], router
+    assert sum(router["share_per_replica"]) == 1.0
+    assert len(router["share_per_replica"]) == 2 and min(router["share_per_replica"]) > 0, router
+    (sla,) = figures["sla"]
+    assert sla["each_deadline_fired_once"], sla
+    assert sum(sla["share_per_replica"]) == 1.0 and len(sla["share_per_replica"]) == 2
