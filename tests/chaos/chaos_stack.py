@@ -33,7 +33,7 @@ CRM_KEY = "k-chaos-crm"
 REPS = ("rep-ada", "rep-bo", "rep-cy")
 
 
-def _service_settings(service: ServiceDef) -> dict[str, str]:
+def _service_settings(service: ServiceDef, publish_timeout_s: float) -> dict[str, str]:
     """What each service is started with: keys, the webhook secret, and a consumer group
     membership that is static (a restarted replica takes its partitions straight back, as a
     StatefulSet's pod would) and notices a vanished member within a few seconds."""
@@ -46,6 +46,7 @@ def _service_settings(service: ServiceDef) -> dict[str, str]:
         f"{prefix}HEARTBEAT_INTERVAL_MS": "1000",
         f"{prefix}OUTBOX_POLL_INTERVAL_S": "0.2",
         f"{prefix}LOG_LEVEL": "WARNING",
+        f"{prefix}PUBLISH_TIMEOUT_S": str(publish_timeout_s),  # the intake doors' 503
     }
     if service.name == "router":
         env["ROUTER_WEBHOOK_SECRETS"] = json.dumps({"generic": [GENERIC_SECRET]})
@@ -162,7 +163,7 @@ class ChaosStack:
 
 
 @contextlib.asynccontextmanager
-async def chaos_stack() -> AsyncIterator[ChaosStack]:
+async def chaos_stack(publish_timeout_s: float) -> AsyncIterator[ChaosStack]:
     """PostgreSQL and the broker on free loopback ports, topics created, every service
     migrated and serving. Everything is stopped and removed afterwards."""
     workdir = Path(tempfile.mkdtemp(prefix="baton-chaos-"))
@@ -182,7 +183,7 @@ async def chaos_stack() -> AsyncIterator[ChaosStack]:
                 database_url=postgres.url,
                 bootstrap=broker.bootstrap,
                 extra={
-                    **_service_settings(service),
+                    **_service_settings(service, publish_timeout_s),
                     f"{service.env_prefix}HTTP_PORT": str(free_port()),
                 },
             )

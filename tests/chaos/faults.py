@@ -27,6 +27,7 @@ RECOVERY_LIMIT_S = 120.0
 class FaultPlan:
     kills: int
     outage_s: float  # how long PostgreSQL is stopped and the broker paused
+    publish_timeout_s: float  # how long the intake waits for the broker before a 503
     pause_between_s: tuple[float, float] = (0.3, 2.0)
 
 

@@ -25,16 +25,16 @@ from router_support import TEST_POLICY
 from senders import Traffic
 
 RESULTS = Path(__file__).parent / "results"
-PUBLISH_TIMEOUT_S = 5.0  # the router's and feedback's default publish_timeout_s
 
 
 def run_shape() -> tuple[str, float, FaultPlan]:
-    """(name, leads per second, faults). The full run: 24 kills and 10-second outages; the
-    short one (in `make test`) kills each service once, and its outages still outlast the
-    publish timeout, so the intake must refuse."""
+    """(name, leads per second, faults). The full run: 24 kills and 10-second outages with
+    the services' default 5-second publish timeout. The short one (in `make test`) kills
+    each service once; its outages are shorter, and so is its publish timeout, which they
+    still outlast, so the intake must refuse."""
     if os.environ.get("BATON_CHAOS") == "full":
-        return "full", 20.0, FaultPlan(kills=24, outage_s=10.0)
-    return "short", 15.0, FaultPlan(kills=3, outage_s=6.5)
+        return "full", 20.0, FaultPlan(kills=24, outage_s=10.0, publish_timeout_s=5.0)
+    return "short", 15.0, FaultPlan(kills=3, outage_s=4.0, publish_timeout_s=2.0)
 
 
 async def set_up_routing(stack: ChaosStack) -> None:
@@ -56,7 +56,7 @@ async def set_up_routing(stack: ChaosStack) -> None:
 async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None:
     name, rate, plan = run_shape()
     seed = int(os.environ.get("BATON_CHAOS_SEED", random.randrange(1_000_000)))
-    async with chaos_stack() as stack:
+    async with chaos_stack(plan.publish_timeout_s) as stack:
         await set_up_routing(stack)
         traffic = Traffic(stack.router.url, stack.feedback.url, CRM_KEY, f"r{uuid.uuid4().hex[:6]}")
         driver = FaultDriver(stack, traffic, plan, seed)
@@ -82,6 +82,7 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
         "run": name,
         "seed": seed,
         "leads_per_s": rate,
+        "publish_timeout_s": plan.publish_timeout_s,
         "seconds_under_load": round(sent_s, 1),
         "faults": [record.as_dict() for record in driver.records],
         "kills": sum(record.kind.startswith("kill") for record in driver.records),
@@ -101,4 +102,4 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
     assert outage.offsets_moved == [], "offsets committed while the database was down"
     # Backpressure: while the broker is paused the intake refuses, within its timeout.
     assert findings.answers.get("503", 0) > 0
-    assert findings.slowest_503_s < PUBLISH_TIMEOUT_S + 2.0
+    assert findings.slowest_503_s < plan.publish_timeout_s + 2.0
