@@ -19,6 +19,7 @@ import requests
 from signing import (
     SECRETS,
     hubspot_headers,
+    is_utf8,
     marketo_headers,
     mautic_headers,
     standard_webhook_headers,
@@ -94,7 +95,7 @@ def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
     Nothing for any other path, nor a Standard Webhooks signature over a body that is not
     UTF-8 (the scheme signs text; such a body is refused before any signature check)."""
     path = urlsplit(url).path
-    text = _is_utf8(body)
+    text = is_utf8(body)
     if path == "/feedback":
         return standard_webhook_headers(body, FEEDBACK_SECRET, _message_id(body)) if text else {}
     if not path.startswith("/webhooks/"):
@@ -109,14 +110,6 @@ def signed_headers(method: str, url: str, body: bytes) -> dict[str, str]:
     if source == "generic" and text:
         return standard_webhook_headers(body, msg_id=_message_id(body))
     return {}
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _message_id(body: bytes) -> str:

@@ -29,7 +29,7 @@ from hostile_support import (
     snapshot,
     topic_records,
 )
-from signing import standard_webhook_headers
+from signing import is_utf8, standard_webhook_headers
 
 from baton_router.api.webhooks import MAX_EVENTS
 from baton_runtime.api_auth import MAX_ADMIN_BODY_BYTES
@@ -79,17 +79,9 @@ def credentials(path: str, body: bytes) -> list[tuple[str, dict[str, str]]]:
     """The ways a legitimate client sends `body` to `path`: a webhook signed as its
     platform signs; feedback with its key, and signed with its client's secret."""
     if path == "/feedback":
-        signed = standard_webhook_headers(body, FEEDBACK_SECRET) if _utf8(body) else {}
+        signed = standard_webhook_headers(body, FEEDBACK_SECRET) if is_utf8(body) else {}
         return [("key", dict(AUTH)), ("signature", signed)]
     return [("signature", signed_headers("POST", BASE + path, body))]
-
-
-def _utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class Stream:

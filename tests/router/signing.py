@@ -75,7 +75,7 @@ def marketo_headers(secret: str = MARKETO_SECRET, header: str = "X-Baton-Token")
     return {header: secret}
 
 
-def _is_utf8(body: bytes) -> bool:
+def is_utf8(body: bytes) -> bool:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
@@ -95,7 +95,7 @@ class StandardWebhooksAuth(httpx.Auth):
         if (
             request.url.path.endswith("/webhooks/generic")
             and "webhook-signature" not in request.headers
-            and _is_utf8(request.content)  # else it is refused (400) before any signature check
+            and is_utf8(request.content)  # else it is refused (400) before any signature check
         ):
             request.headers.update(standard_webhook_headers(request.content, self.secret))
         yield request
