@@ -32,18 +32,14 @@ def parse_form(text: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def delivery_id(source: str, body: bytes, declared: str | None) -> str:
-    """The sender's delivery id when it gives one, else one derived from the body."""
-    basis = (
-        f"{source}:id:{declared}"
-        if declared
-        else f"{source}:body:{hashlib.sha256(body).hexdigest()}"
-    )
-    return str(uuid.uuid5(DELIVERY_NAMESPACE, basis))
+def body_digest(body: bytes) -> str:
+    """What a delivery's repeats share: the body, byte for byte. Hashed once per delivery."""
+    return hashlib.sha256(body).hexdigest()
 
 
-def event_id(source: str, body: bytes, declared: str | None, index: int, dedupe: str | None) -> str:
-    """The event id of the `index`-th lead of a delivery, the same on every redelivery.
+def event_id(source: str, digest: str, declared: str | None, index: int, dedupe: str | None) -> str:
+    """The event id of the `index`-th lead of a delivery whose body hashes to `digest`, the
+    same on every redelivery.
 
     A lead the source can identify itself (`dedupe`: HubSpot's events, Mautic's entries)
     is keyed by that; otherwise by the body's hash and the lead's position, scoped by the
@@ -53,7 +49,6 @@ def event_id(source: str, body: bytes, declared: str | None, index: int, dedupe:
     """
     if dedupe:
         return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{source}:lead:{dedupe}"))
-    digest = hashlib.sha256(body).hexdigest()
     if declared:
-        return delivery_id(source, body, f"{declared}:{digest}:{index}")
+        return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{source}:id:{declared}:{digest}:{index}"))
     return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{source}:body:{digest}:{index}"))

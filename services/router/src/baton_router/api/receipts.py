@@ -11,22 +11,22 @@ reaches another replica gets that replica's time; consumers keep the first copy 
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 
-def delivery_key(source: str, body: bytes) -> bytes:
-    return hashlib.sha256(source.encode() + b"\0" + body).digest()
+def delivery_key(source: str, digest: str) -> str:
+    """A delivery by its source and its body's digest (`body.body_digest`)."""
+    return f"{source}:{digest}"
 
 
 class FirstReceipts:
     def __init__(self, keep_for: timedelta, max_entries: int = 50_000) -> None:
         self._keep_for_s = keep_for.total_seconds()
         self._max_entries = max_entries
-        self._received: OrderedDict[bytes, float] = OrderedDict()  # key -> POSIX seconds
+        self._received: OrderedDict[str, float] = OrderedDict()  # key -> POSIX seconds
 
-    def received_at(self, key: bytes, now: datetime) -> datetime:
+    def received_at(self, key: str, now: datetime) -> datetime:
         """The delivery's first receipt within the window; `now` for a new delivery."""
         first = self._received.get(key)
         if first is not None and now.timestamp() - first <= self._keep_for_s:

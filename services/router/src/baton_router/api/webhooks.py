@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from baton_router.api.body import event_id, parse_form
+from baton_router.api.body import body_digest, event_id, parse_form
 from baton_router.api.receipts import FirstReceipts, delivery_key
 from baton_router.config import RouterSettings
 from baton_router.domain.sources import (
@@ -174,7 +174,8 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         too_many = f"a delivery holds at most {MAX_EVENTS} events"
         if isinstance(payload, list) and len(payload) > MAX_EVENTS:
             return _reject(413, too_many)
-        received_at = receipts.received_at(delivery_key(source, body), now)
+        digest = body_digest(body)
+        received_at = receipts.received_at(delivery_key(source, digest), now)
         try:
             leads = handler.normalise(payload, received_at)
         except NormalisationError as exc:
@@ -188,7 +189,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
                 captured.lead,
                 topic=config.topics.leads_captured,
                 source=runtime.source,
-                event_id=event_id(source, body, declared, index, captured.dedupe),
+                event_id=event_id(source, digest, declared, index, captured.dedupe),
             )
             for index, captured in enumerate(leads)
         ]
