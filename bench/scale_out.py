@@ -36,8 +36,8 @@ from baton_runtime.settings import ServiceSettings
 from bench import proc
 from bench.records import captured_records, produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.sla_timer import assignment_records, prepare_monitor
-from bench.stack import Stack, embedded_stack, token, wait_for_rows
+from bench.sla_timer import assignment_records, prepare_monitor, take_in_then_fire
+from bench.stack import Stack, embedded_stack, token
 
 RESULTS = Path(__file__).parent / "results" / "scale_out.json"
 GROUP_SETTLE_S = 6.0  # the consumer group's rebalance after the last replica joined
@@ -150,13 +150,7 @@ async def fire_with_replicas(
             settings.topics.leads_assigned,
             assignment_records(settings, count, opened_at),
         )
-        await wait_for_rows(
-            settings, "SELECT count(*) FROM deadlines", lambda row: row[0] >= count, target_s
-        )
-        taken_in = time.time() - started
-        if datetime.now(UTC) >= due:
-            raise RuntimeError(f"intake took {taken_in:.1f}s, past the due time; raise the target")
-        events = await read_topic(stack.bootstrap, settings.topics.sla_events, 2 * count, 120)
+        taken_in, events = await take_in_then_fire(stack, settings, count, started, due, target_s)
         async with httpx.AsyncClient(timeout=5) as client:
             texts = [(await client.get(f"{base_url(c)}/metrics")).text for c in copies]
     breaches = [r for r in events if dict(r.headers)["ce_type"] == b"baton.sla.breached.v1"]

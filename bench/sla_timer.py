@@ -104,6 +104,26 @@ async def prepare_monitor(stack: Stack, run: str, target_s: float) -> SlaMonitor
     return settings
 
 
+async def take_in_then_fire(
+    stack: Stack,
+    settings: SlaMonitorSettings,
+    count: int,
+    started: float,
+    due: datetime,
+    target_s: float,
+) -> tuple[float, list[Any]]:
+    """Seconds from `started` until the monitor holds all `count` deadlines, which must be
+    before they fall `due`, then every SLA event they fire (a warning and a breach each)."""
+    await wait_for_rows(
+        settings, "SELECT count(*) FROM deadlines", lambda row: row[0] >= count, target_s
+    )
+    taken_in = time.time() - started
+    if datetime.now(UTC) >= due:
+        raise RuntimeError(f"intake took {taken_in:.1f}s, past the due time; raise the target")
+    events = await read_topic(stack.bootstrap, settings.topics.sla_events, 2 * count, 120)
+    return taken_in, events
+
+
 async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFigures:
     run = token("sla")
     settings = await prepare_monitor(stack, run, target_s)
@@ -117,13 +137,7 @@ async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFig
         records = assignment_records(settings, count, opened_at)
         await produce_records(stack.bootstrap, settings.topics.leads_assigned, records)
         started = proc.resume(process)
-        await wait_for_rows(
-            settings, "SELECT count(*) FROM deadlines", lambda row: row[0] >= count, target_s
-        )
-        taken_in = time.time() - started
-        if datetime.now(UTC) >= due:
-            raise RuntimeError(f"intake took {taken_in:.1f}s, past the due time; raise the target")
-        events = await read_topic(stack.bootstrap, settings.topics.sla_events, 2 * count, 120)
+        taken_in, events = await take_in_then_fire(stack, settings, count, started, due, target_s)
     breaches = [r for r in events if dict(r.headers)["ce_type"] == b"baton.sla.breached.v1"]
     if (
         len(breaches) != count

@@ -9,9 +9,10 @@ has its SLA deadline, every call feedback accepted is reported to marketing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,6 +22,11 @@ from chaos_stack import ChaosStack
 from senders import Traffic
 
 RECOVERY_LIMIT_S = 120.0
+
+# What a fault reports: how long it lasted, and for the database outage the consumer
+# groups whose committed offsets moved while it was down.
+Outcome = tuple[float, list[str] | None]
+Fault = Callable[[], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -123,16 +129,15 @@ class FaultDriver:
         self.plan = plan
         self.random = random.Random(seed)
         self.records: list[FaultRecord] = []
-        self.offsets_moved: list[str] | None = None  # set by the database outage
 
-    def schedule(self) -> list[tuple[str, Callable[[], object]]]:
+    def schedule(self) -> list[tuple[str, Fault]]:
         """The kills spread over the three services in a random order, with the database
         outage and the broker pause at random places among them."""
         names = list(self.stack.services)
         kills = [names[i % len(names)] for i in range(self.plan.kills)]
         self.random.shuffle(kills)
-        faults: list[tuple[str, Callable[[], object]]] = [
-            (f"kill {name}", lambda name=name: self._kill(name)) for name in kills
+        faults: list[tuple[str, Fault]] = [
+            (f"kill {name}", functools.partial(self._kill, name)) for name in kills
         ]
         for kind, fault in (
             ("postgres stopped", self._stop_postgres),
@@ -141,26 +146,23 @@ class FaultDriver:
             faults.insert(self.random.randrange(1, len(faults) + 1), (kind, fault))
         return faults
 
-    async def run(self, started: float, stop: asyncio.Event) -> None:
+    async def run(self, started: float) -> None:
         async with httpx.AsyncClient() as client:
             for kind, fault in self.schedule():
-                if stop.is_set():
-                    return
                 await asyncio.sleep(self.random.uniform(*self.plan.pause_between_s))
                 at = time.monotonic() - started
-                self.offsets_moved = None
-                down = await fault()  # type: ignore[misc]
+                down, offsets_moved = await fault()
                 recovered = await wait_recovered(self.stack, self.traffic, client, RECOVERY_LIMIT_S)
-                self.records.append(FaultRecord(kind, at, down, recovered, self.offsets_moved))
+                self.records.append(FaultRecord(kind, at, down, recovered, offsets_moved))
 
-    async def _kill(self, name: str) -> float:
+    async def _kill(self, name: str) -> Outcome:
         service = self.stack.services[name]
         begun = time.monotonic()
         service.kill()
         service.start()
-        return time.monotonic() - begun
+        return time.monotonic() - begun, None
 
-    async def _stop_postgres(self) -> float:
+    async def _stop_postgres(self) -> Outcome:
         """Crash-stop the server (no checkpoint, like a killed pod). The consumers must
         hold their offsets while it is gone: compared a second in (a batch already handled
         may still commit) and at the end."""
@@ -171,14 +173,13 @@ class FaultDriver:
         await asyncio.sleep(self.plan.outage_s - 1.0)
         after = await committed_offsets(self.stack)
         await asyncio.to_thread(self.stack.postgres.start)
-        self.offsets_moved = sorted(g for g in GROUPS if after[g] != before[g])
-        return time.monotonic() - begun
+        return time.monotonic() - begun, sorted(g for g in GROUPS if after[g] != before[g])
 
-    async def _pause_broker(self) -> float:
+    async def _pause_broker(self) -> Outcome:
         begun = time.monotonic()
         self.stack.broker.pause()
         try:
             await asyncio.sleep(self.plan.outage_s)
         finally:
             self.stack.broker.resume()
-        return time.monotonic() - begun
+        return time.monotonic() - begun, None

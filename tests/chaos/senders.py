@@ -145,8 +145,8 @@ class Traffic:
 
     async def settle(self, timeout: float) -> None:
         """Let every delivery go on until it is accepted, or give up after `timeout`."""
-        done, _ = await asyncio.wait(self._tasks, timeout=timeout) if self._tasks else ((), ())
-        del done
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
         self.give_up.set()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=ATTEMPT_TIMEOUT_S + 5)

@@ -62,7 +62,7 @@ async def test_every_accepted_lead_and_call_survives_kills_and_outages() -> None
         driver = FaultDriver(stack, traffic, plan, seed)
         started = time.monotonic()
         stop = asyncio.Event()
-        faults = asyncio.create_task(driver.run(started, stop))
+        faults = asyncio.create_task(driver.run(started))
         unplanned: list[str] = []
         supervisor = asyncio.create_task(stack.supervise(unplanned, stop))
         # Traffic runs until the last fault is over, with a few quiet seconds either side.

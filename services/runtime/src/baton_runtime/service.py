@@ -183,14 +183,13 @@ class ServiceRuntime:
         for consumer in self.consumers:
             consumer.stop()
         for index, consumer in enumerate(self.consumers):
+            task = self._tasks[f"consumer-{index}"]
             if consumer in self._joining:  # nothing consumed yet: no batch to finish
-                self._tasks[f"consumer-{index}"].cancel()
-        for name, task in self._tasks.items():
-            if name.startswith("consumer"):
-                # Not wait_for: awaiting a task cancelled above (still joining) raises
-                # CancelledError, which stopped the shutdown before the relay, producer
-                # and engine were closed.
-                await _finish(task, 30)
+                task.cancel()
+            # Not wait_for: awaiting a task cancelled above (still joining) raises
+            # CancelledError, which stopped the shutdown before the relay, producer and
+            # engine were closed.
+            await _finish(task, 30)
         for consumer in self.consumers:
             with contextlib.suppress(Exception):
                 await consumer.close()
