@@ -4,9 +4,11 @@ Per batch from `getmany`: decode and validate each record (poison goes to the de
 topic), then one database transaction that records the event ids in the inbox (so a
 redelivered event changes nothing), runs the service's handler and writes the events it
 emits to the outbox (with any rows the handler asked to write, in one statement). Offsets
-are committed only after that transaction committed. The next batch is fetched and decoded
-while the current one waits on the database; a batch that is abandoned takes the one
-fetched ahead of it back with it (both are sought back and fetched again).
+are committed only after that transaction committed, in the background: the next batch
+does not wait for the broker's answer, and offsets queued meanwhile go in one request. The
+next batch is fetched and decoded while the current one waits on the database; a batch
+that is abandoned takes the one fetched ahead of it back with it (both are sought back and
+fetched again).
 
 Failures of the infrastructure (database or broker down) are retried until they pass and
 never dead-letter a record. Failures of a record are retried a bounded number of times;
@@ -117,6 +119,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._loop.wait_idle()
+        await self._loop.flush_offsets()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self._loop.joined = True
@@ -165,6 +168,9 @@ class EventConsumer:
         self._backoff = retry_backoff_ms / 1000
         self._on_outbox_committed = on_outbox_committed  # wakes the relay
         self._wrote_outbox = False
+        self._offsets: dict[TopicPartition, int] = {}
+        """Next offsets whose records are committed in the database, not yet to the broker."""
+        self._committing: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
@@ -182,6 +188,7 @@ class EventConsumer:
 
     async def close(self) -> None:
         await self.wait_idle()
+        await self.flush_offsets()
         await self._consumer.stop()  # leaves the group
 
     async def wait_idle(self) -> None:
@@ -269,7 +276,7 @@ class EventConsumer:
         if self._wrote_outbox:
             # The rows are committed: publishing need not wait for the offset commit.
             self._on_outbox_committed()
-        await self._commit(fetched.batches)
+        self._queue_offsets(fetched.batches)
         self._count(fetched.batches)
 
     def _decode(self, record: Record) -> IncomingEvent | None:
@@ -367,18 +374,46 @@ class EventConsumer:
             error=f"{type(error).__name__}: {str(error)[:300]}",
         )
 
-    async def _commit(self, batches: dict[TopicPartition, list[Record]]) -> None:
-        assignment = self._consumer.assignment()
-        offsets = {
-            tp: records[-1].offset + 1 for tp, records in batches.items() if tp in assignment
-        }
-        if not offsets:
+    def _queue_offsets(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """Commit the batch's offsets in the background (one request in flight; whatever
+        queued meanwhile goes in the next)."""
+        for tp, records in batches.items():
+            self._offsets[tp] = records[-1].offset + 1
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_offsets())
+
+    async def flush_offsets(self, timeout: float = 10.0) -> None:
+        """Until every queued offset was committed or given up (at a rebalance or a stop;
+        offsets left behind mean redelivery, which the inbox absorbs)."""
+        task = self._committing
+        if task is None or task.done():
             return
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
-            # Safe: the records will be redelivered and the inbox absorbs them.
-            log.warning("offset commit skipped after rebalance", error=repr(exc))
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            log.warning("offset commit still pending, left to redelivery", timeout_s=timeout)
+
+    async def _commit_offsets(self) -> None:
+        while self._offsets:
+            assignment = self._consumer.assignment()
+            offsets = {tp: offset for tp, offset in self._offsets.items() if tp in assignment}
+            self._offsets = {}
+            if not offsets:
+                return
+            try:
+                await self._consumer.commit(offsets)
+            except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
+                # Safe: the records will be redelivered and the inbox absorbs them.
+                log.warning("offset commit skipped after rebalance", error=repr(exc))
+            except Exception as exc:
+                # The broker is unreachable: keep them (unless newer ones were queued) and
+                # try again; a stop leaves them to redelivery, which the inbox absorbs.
+                self._offsets = {**offsets, **self._offsets}
+                if self._stopping:
+                    log.warning("offsets left uncommitted at stop", error=repr(exc))
+                    return
+                log.warning("offset commit failed, retrying", error=repr(exc))
+                await asyncio.sleep(1.0)
 
     def _count(self, batches: dict[TopicPartition, list[Record]]) -> None:
         for tp, records in batches.items():
