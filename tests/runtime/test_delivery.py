@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from echo_service import EchoSettings, create_app, prepare
-from helpers import captured, produce_leads, produce_raw
+from helpers import captured, committed_total, produce_leads, produce_raw
 
 from baton_runtime.testing import (
     DLQ_HEADERS,
@@ -41,6 +41,26 @@ async def test_each_event_has_one_effect_and_one_emitted_event(make_settings) ->
     headers = dict(out[0].headers)
     assert headers["ce_type"] == b"baton.lead.assigned.v1"
     assert out[0].key == json.loads(out[0].value)["lead_key"].encode()
+
+
+async def test_offsets_are_committed_after_the_batch_without_waiting_for_more(
+    make_settings,
+) -> None:
+    # Offsets go to the broker in the background once a batch's transaction committed: they
+    # must arrive without a later batch to carry them, and a stop must not lose them.
+    settings = await start_echo(make_settings)
+    topic = settings.topics.leads_captured
+    await produce_leads(settings, [f"lead-{n}" for n in range(30)])
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        await wait_for_rows(settings, 30)
+        running_total = await eventually(
+            lambda: committed_total(settings, topic), lambda n: n == 30, 10
+        )
+        await produce_leads(settings, ["lead-last"])
+        await wait_for_rows(settings, 31)
+    assert running_total == 30
+    assert await committed_total(settings, topic) == 31
 
 
 async def test_redelivered_event_changes_nothing(make_settings) -> None:
