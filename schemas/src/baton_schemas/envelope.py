@@ -58,7 +58,8 @@ class DecodedEvent:
 
 
 def new_traceparent() -> str:
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+    ids = os.urandom(24).hex()  # trace id and span id from one read of the system's RNG
+    return f"00-{ids[:32]}-{ids[32:]}-01"
 
 
 def child_traceparent(parent: str | None) -> str:

@@ -3,6 +3,7 @@ conditions match on."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,8 +82,9 @@ def _resolve(node: Any, path: list[str]) -> Any:
     if not path or (isinstance(node, LeadCaptured) and path[0] in _HIDDEN):
         raise KeyError(".".join(path))
     head, rest = path[0], path[1:]
-    if isinstance(node, BaseModel):
-        if head not in type(node).model_fields:
+    fields = _field_names(type(node))
+    if fields is not None:
+        if head not in fields:
             raise KeyError(head)
         child = getattr(node, head)
     elif isinstance(node, dict):
@@ -96,9 +98,17 @@ def _resolve(node: Any, path: list[str]) -> Any:
         raise KeyError(head)
     if rest:
         return _resolve(child, rest)
-    if isinstance(child, BaseModel | dict):
+    if isinstance(child, dict) or _field_names(type(child)) is not None:
         raise KeyError(head)  # not a scalar
     return _json_value(child)
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str] | None:
+    """A model class's field names; None for anything else. Cached: `model_fields` is
+    rebuilt through a descriptor on every access, and `isinstance` against a model class
+    runs Python code; together they were a sixth of routing a lead."""
+    return frozenset(cls.model_fields) if issubclass(cls, BaseModel) else None
 
 
 def _json_value(value: Any) -> Any:
