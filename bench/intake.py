@@ -3,14 +3,16 @@ normalise, produce to the broker, answer 202 once acknowledged) against `POST /b
 (read the body, answer 202) on the same app, uvicorn server and single worker, with the
 same signed requests, from a load generator in its own process.
 
-The router's consumer runs in that process as in production, so the webhook figure
-includes routing the leads it accepts (the no-op arm runs first, with nothing to route).
-The suite also measures both arms on a server without the consumer (intake alone).
+The arms alternate, `repeats` times each, and the median run of each is compared: the
+machine's speed drifts between runs by as much as the difference measured. In the
+all-in-one server the router's consumer runs in the same process, as in production, so the
+webhook figure includes routing the leads it accepts. The suite also measures both arms
+on a server without the consumer (intake alone).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from baton_router.config import RouterSettings
 from bench.loadgen import LoadResult, LoadSpec, run_load
@@ -21,14 +23,26 @@ from bench.stack import Stack, token
 WEBHOOK_PATH = "/webhooks/generic"
 
 
-@dataclass(frozen=True)
+@dataclass
 class IntakeResult:
-    noop: LoadResult
-    webhook: LoadResult
+    noop_runs: list[LoadResult] = field(default_factory=list)
+    webhook_runs: list[LoadResult] = field(default_factory=list)
+
+    @property
+    def noop(self) -> LoadResult:
+        return median_load(self.noop_runs)
+
+    @property
+    def webhook(self) -> LoadResult:
+        return median_load(self.webhook_runs)
 
     @property
     def ratio(self) -> float:
         return self.webhook.per_second / self.noop.per_second
+
+
+def median_load(runs: list[LoadResult]) -> LoadResult:
+    return sorted(runs, key=lambda run: run.per_second)[len(runs) // 2]
 
 
 def load_spec(
@@ -56,15 +70,22 @@ def load_spec(
 
 
 async def measure_intake(
-    stack: Stack, settings: RouterSettings, requests: int, concurrency: int, warmup: int
+    stack: Stack,
+    settings: RouterSettings,
+    requests: int,
+    concurrency: int,
+    warmup: int,
+    repeats: int = 1,
 ) -> IntakeResult:
-    results = {}
-    for name, path in (("noop", NOOP_PATH), ("webhook", WEBHOOK_PATH)):
-        spec = load_spec(settings, path, count=requests, concurrency=concurrency, warmup=warmup)
-        result = await run_load(spec, stack.workdir / f"loadgen-{name}.log")
-        if result.accepted + result.warmup_accepted != requests + warmup:
-            raise RuntimeError(
-                f"{name}: only {result.accepted} of {requests} answered 202: {result.statuses}"
-            )
-        results[name] = result
-    return IntakeResult(noop=results["noop"], webhook=results["webhook"])
+    result = IntakeResult()
+    arms = (("noop", NOOP_PATH, result.noop_runs), ("webhook", WEBHOOK_PATH, result.webhook_runs))
+    for _ in range(repeats):
+        for name, path, runs in arms:
+            spec = load_spec(settings, path, requests, concurrency, warmup=warmup)
+            load = await run_load(spec, stack.workdir / f"loadgen-{name}.log")
+            if load.accepted + load.warmup_accepted != requests + warmup:
+                raise RuntimeError(
+                    f"{name}: only {load.accepted} of {requests} answered 202: {load.statuses}"
+                )
+            runs.append(load)
+    return result

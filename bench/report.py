@@ -43,10 +43,14 @@ def _rates(runs: list[Throughput]) -> list[float]:
 
 def _intake(result: IntakeResult) -> dict[str, Any]:
     return {
-        "noop": _load(result.noop),
-        "webhook": _load(result.webhook),
+        "noop": {**_load(result.noop), "runs_per_second": _loads(result.noop_runs)},
+        "webhook": {**_load(result.webhook), "runs_per_second": _loads(result.webhook_runs)},
         "ratio": round(result.ratio, 3),
     }
+
+
+def _loads(runs: list[LoadResult]) -> list[float]:
+    return [round(run.per_second, 1) for run in runs]
 
 
 def _end_to_end(result: EndToEndResult | None) -> dict[str, Any] | None:

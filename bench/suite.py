@@ -26,8 +26,9 @@ class BenchParams:
     concurrency: int = 32
     latency_seconds: float = 20.0
     repeats: int = 3
-    """(a) and (b) run this many times, alternating; the median run of each is reported (the
-    machine's speed drifts from one run to the next by as much as the effects measured)"""
+    """(a) and (b), and (c)'s two arms, run this many times, alternating; the median run of
+    each is reported (the machine's speed drifts from one run to the next by as much as the
+    effects measured)"""
 
     @classmethod
     def quick(cls) -> BenchParams:
@@ -118,7 +119,12 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
     async with router_process(api, stack.workdir / "api.log", "bench.serve"):
         results.intake = await measure_intake(
-            stack, api, params.intake_requests, params.concurrency, params.intake_warmup
+            stack,
+            api,
+            params.intake_requests,
+            params.concurrency,
+            params.intake_warmup,
+            params.repeats,
         )
         say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
         async with router_process(worker, stack.workdir / "worker.log"):
@@ -131,7 +137,12 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     await prepare_router(single)
     async with router_process(single, stack.workdir / "single.log", "bench.serve"):
         results.intake_all_in_one = await measure_intake(
-            stack, single, params.intake_requests, params.concurrency, params.intake_warmup
+            stack,
+            single,
+            params.intake_requests,
+            params.concurrency,
+            params.intake_warmup,
+            params.repeats,
         )
         say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
         results.end_to_end_all_in_one, results.latency_all_in_one = await _latency_after(

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer
 
 from baton_schemas import topics
 from baton_schemas.events.base import Closed, LeadEvent, UtcDatetime
 
 Scalar = str | int | float | bool | None
+
+
+def _as_received(value: Any) -> Any:
+    return value
+
+
+RawPayload = Annotated[
+    dict[str, Any] | list[Any] | None, PlainSerializer(_as_received, return_type=Any)
+]
+"""A platform's payload, kept as it arrived. Written out as plain JSON values: pydantic's
+serializer for the union inspected every nested value against each member, which was two
+thirds of encoding a captured lead. The JSON Schema (validation mode) is unchanged."""
 
 
 class Person(Closed):
@@ -77,7 +89,7 @@ class LeadCaptured(LeadEvent):
     product_interest: list[str] = []
     activities: list[Activity] = []
     custom: dict[str, Scalar] = {}
-    raw: dict[str, Any] | list[Any] | None = Field(
+    raw: RawPayload = Field(
         default=None, description="the payload as received, for audit"
     )
 
