@@ -203,6 +203,7 @@ class EventConsumer:
                 ahead = None
                 if not fetched.batches:
                     continue
+                await self._top_up(fetched)
                 # Fetch and decode the next batch while this one waits on the database.
                 ahead = asyncio.create_task(self._fetch())
                 if await self._handle(fetched):
@@ -218,9 +219,25 @@ class EventConsumer:
             if ahead is not None:
                 ahead.cancel()
 
-    async def _fetch(self) -> Fetched:
+    async def _top_up(self, fetched: Fetched) -> None:
+        """Add the records buffered since `fetched` was taken (while the previous batch was
+        handled), up to the batch size: without them, a record arriving just after the
+        fetch ahead waited a whole batch more."""
+        room = self._batch_max - sum(len(records) for records in fetched.batches.values())
+        if room <= 0:
+            return
+        more = await self._fetch(timeout_ms=0, max_records=room)
+        for tp, records in more.batches.items():
+            fetched.batches[tp] = [*fetched.batches.get(tp, []), *records]
+        fetched.events += more.events
+        fetched.poison += more.poison
+
+    async def _fetch(
+        self, timeout_ms: int | None = None, max_records: int | None = None
+    ) -> Fetched:
         batches = await self._consumer.getmany(
-            timeout_ms=self._poll_timeout_ms, max_records=self._batch_max
+            timeout_ms=self._poll_timeout_ms if timeout_ms is None else timeout_ms,
+            max_records=max_records or self._batch_max,
         )
         fetched = Fetched(batches)
         for records in batches.values():
