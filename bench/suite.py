@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
@@ -114,9 +115,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
 
     # (c) and (d) as deployed for scale: an HTTP-only replica takes the webhooks and a
     # consumer replica routes them (each scales on its own signal).
-    api = router_settings(stack, token("split"), consumers_enabled=False)
-    await prepare_router(api)
-    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
+    api = await _prepared(stack, "split", consumers_enabled=False)
     async with router_process(api, stack.workdir / "api.log", "bench.serve"):
         results.intake = await measure_intake(
             stack,
@@ -126,15 +125,22 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
             params.intake_warmup,
             params.repeats,
         )
-        say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
-        async with router_process(worker, stack.workdir / "worker.log"):
-            results.end_to_end, results.latency = await _latency_after(stack, api, params)
+    say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
+    # (d) on topics of its own, as every other phase: the embedded broker keeps topics in
+    # memory and serves them more slowly as they grow (its CPU for the same traffic tripled
+    # once a topic held 60,000 records), so the intake phase's leads would weigh on it.
+    api = await _prepared(stack, "lat", consumers_enabled=False)
+    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
+    async with (
+        router_process(api, stack.workdir / "lat-api.log", "bench.serve"),
+        router_process(worker, stack.workdir / "lat-worker.log"),
+    ):
+        results.end_to_end, results.latency = await _max_then_latency(stack, api, params)
     say(f"(d) end to end, split replicas: {results.end_to_end.per_second:,.0f} leads/s")
     say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
-    single = router_settings(stack, token("single"))
-    await prepare_router(single)
+    single = await _prepared(stack, "single")
     async with router_process(single, stack.workdir / "single.log", "bench.serve"):
         results.intake_all_in_one = await measure_intake(
             stack,
@@ -144,25 +150,31 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
             params.intake_warmup,
             params.repeats,
         )
-        say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
-        results.end_to_end_all_in_one, results.latency_all_in_one = await _latency_after(
+    say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
+    single = await _prepared(stack, "single-lat")
+    async with router_process(single, stack.workdir / "single-lat.log", "bench.serve"):
+        results.end_to_end_all_in_one, results.latency_all_in_one = await _max_then_latency(
             stack, single, params
         )
-        say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
+    say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
     results.seconds = time.monotonic() - started
     return results
 
 
-async def _latency_after(
+async def _prepared(stack: Stack, label: str, **overrides: Any) -> RouterSettings:
+    settings = router_settings(stack, token(label), **overrides)
+    await prepare_router(settings)
+    return settings
+
+
+async def _max_then_latency(
     stack: Stack, settings: RouterSettings, params: BenchParams
 ) -> tuple[EndToEndResult, LatencyResult]:
-    """(d) once the intake phase's leads are all routed: the path's maximum rate, then the
-    latency at half of it."""
-    routed = params.intake_requests + params.intake_warmup
-    await wait_assigned(settings, routed, 600)
+    """(d) on a router with nothing else to do: the path's maximum rate, then (once that
+    burst is routed) the latency at half of it."""
     maximum = await measure_end_to_end(stack, settings, params.intake_requests, params.concurrency)
-    await wait_assigned(settings, routed + params.intake_requests, 600)
+    await wait_assigned(settings, params.intake_requests, 600)
     latency = await measure_latency(
         stack,
         settings,
