@@ -23,6 +23,7 @@ TINY = BenchParams(
     intake_warmup=20,
     concurrency=8,
     latency_seconds=2.0,
+    repeats=1,  # a smoke test: every figure once
 )
 
 
