@@ -126,6 +126,8 @@ PROGRESS = (
 
 
 async def wait_assigned(settings: RouterSettings, count: int, timeout: float) -> None:
-    """Until `count` assignments are committed and published."""
+    """Until `count` assignments are committed and published. Polled once a second: the
+    counts cost the database ~10 ms each, taken from the router being measured, and the
+    timed phases read their end from the records, not from this poll."""
     sql = PROGRESS.format(topic=settings.topics.leads_assigned)
-    await wait_for_rows(settings, sql, lambda row: min(row) >= count, timeout, interval=0.2)
+    await wait_for_rows(settings, sql, lambda row: min(row) >= count, timeout, interval=1.0)
