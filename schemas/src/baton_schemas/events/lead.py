@@ -89,9 +89,7 @@ class LeadCaptured(LeadEvent):
     product_interest: list[str] = []
     activities: list[Activity] = []
     custom: dict[str, Scalar] = {}
-    raw: RawPayload = Field(
-        default=None, description="the payload as received, for audit"
-    )
+    raw: RawPayload = Field(default=None, description="the payload as received, for audit")
 
 
 class WorkingHours(Closed):
