@@ -82,7 +82,7 @@ def _resolve(node: Any, path: list[str]) -> Any:
     if not path or (isinstance(node, LeadCaptured) and path[0] in _HIDDEN):
         raise KeyError(".".join(path))
     head, rest = path[0], path[1:]
-    fields = _field_names(type(node))
+    fields = _field_names(node.__class__)
     if fields is not None:
         if head not in fields:
             raise KeyError(head)
@@ -98,7 +98,7 @@ def _resolve(node: Any, path: list[str]) -> Any:
         raise KeyError(head)
     if rest:
         return _resolve(child, rest)
-    if isinstance(child, dict) or _field_names(type(child)) is not None:
+    if isinstance(child, dict) or _field_names(child.__class__) is not None:
         raise KeyError(head)  # not a scalar
     return _json_value(child)
 
