@@ -15,7 +15,8 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -32,6 +33,9 @@ class LatencyResult:
     load: LoadResult
     latencies_ms: list[float]
     """Per lead: its 202 -> its assignment read by the watcher."""
+    stages_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Per stage (`STAGES`), per lead: where the time went, from the timestamps the lead's
+    events carry (wall clocks of processes on one machine)."""
 
     @property
     def matched(self) -> int:
@@ -56,6 +60,26 @@ def percentile(values: list[float], q: float) -> float:
 
 OBSERVER_FETCH_WAIT_MS = 10
 
+STAGES = ("received -> routing started", "routing started -> published", "published -> read")
+"""The intake's receipt (`lead.captured_at`) -> the routing handler's clock (`assigned_at`)
+-> the relay handing the record to the producer (its create timestamp) -> the watcher
+reading it."""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    received: float
+    routed: float
+    published: float
+    read: float
+
+    def stages_ms(self) -> tuple[float, float, float]:
+        return (
+            (self.routed - self.received) * 1000,
+            (self.published - self.routed) * 1000,
+            (self.read - self.published) * 1000,
+        )
+
 
 class AssignedWatcher:
     """A plain consumer from the end of the assigned topic: when each captured event's
@@ -63,6 +87,7 @@ class AssignedWatcher:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.seen: dict[str, float] = {}
+        self.timelines: dict[str, Timeline] = {}
         self._topic = topic
         # The embedded broker does not answer a pending fetch when records arrive (with
         # aiokafka's default fetch_max_wait_ms, 500, a record waits ~130 ms on average); a
@@ -101,11 +126,19 @@ class AssignedWatcher:
     async def _read(self) -> None:
         while True:
             batches = await self._consumer.getmany(timeout_ms=1000)
-            now = time.monotonic()
+            now, wall = time.monotonic(), time.time()
             for records in batches.values():
                 for record in records:
-                    captured = json.loads(record.value)["captured_event_id"]
-                    self.seen.setdefault(captured, now)
+                    assigned = json.loads(record.value)
+                    captured = assigned["captured_event_id"]
+                    if captured not in self.seen:
+                        self.seen[captured] = now
+                        self.timelines[captured] = Timeline(
+                            received=_epoch(assigned["lead"]["captured_at"]),
+                            routed=_epoch(assigned["assigned_at"]),
+                            published=record.timestamp / 1000,
+                            read=wall,
+                        )
                     self._wanted.discard(captured)
             if not self._wanted:
                 self._all_seen.set()
@@ -120,6 +153,7 @@ class AssignedWatcher:
             if len(self.seen) == before:
                 break
         self.seen.clear()
+        self.timelines.clear()
 
     async def wait_for(self, event_ids: list[str], timeout: float) -> None:
         """Until every one of `event_ids` was seen, or `timeout` seconds."""
@@ -139,12 +173,21 @@ async def measure_latency(
     async with watcher.watching():
         load = await run_load(spec, stack.workdir / "loadgen-latency.log")
         await watcher.wait_for([event_id for event_id, _ in load.answered], timeout=30)
-    latencies = [
-        (watcher.seen[event_id] - answered) * 1000
-        for event_id, answered in load.answered
-        if event_id in watcher.seen
+    matched = [
+        (event_id, answered) for event_id, answered in load.answered if event_id in watcher.seen
     ]
-    return LatencyResult(rate=rate, load=load, latencies_ms=latencies)
+    latencies = [(watcher.seen[event_id] - answered) * 1000 for event_id, answered in matched]
+    timelines = [watcher.timelines[event_id].stages_ms() for event_id, _ in matched]
+    return LatencyResult(
+        rate=rate,
+        load=load,
+        latencies_ms=latencies,
+        stages_ms={name: [t[i] for t in timelines] for i, name in enumerate(STAGES)},
+    )
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,13 @@ def _latency(result: LatencyResult) -> dict[str, Any]:
         "client_p50_ms": round(percentile(result.load.client_ms, 50), 2),
         "client_p99_ms": round(percentile(result.load.client_ms, 99), 2),
         "sender_max_behind_ms": round(result.load.max_behind_ms, 1),
+        "stages": {
+            name: {
+                "p50_ms": round(percentile(values, 50), 1),
+                "p99_ms": round(percentile(values, 99), 1),
+            }
+            for name, values in result.stages_ms.items()
+        },
     }
 
 
@@ -217,6 +224,12 @@ def table(figures: dict[str, Any]) -> str:
             f"p99 {latency['p99_ms']:.1f} ms, max {latency['max_ms']:.1f} ms "
             f"(asked {latency['rate_per_second']:.0f}/s; {latency['missing']} missing)"
         )
+        stages = "; ".join(
+            f"{name} {stage['p50_ms']:.1f}/{stage['p99_ms']:.1f}"
+            for name, stage in latency.get("stages", {}).items()
+        )
+        if stages:
+            lines.append(f"    stages, p50/p99 ms: {stages}")
     lines.append("")
     targets = figures["targets"]
     if "router_ratio" in targets:

@@ -11,6 +11,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import report
+from bench.latency import STAGES
 from bench.scale_out import run_scale_out
 from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
@@ -54,6 +55,10 @@ async def test_the_quick_bench_produces_every_figure(
         assert latency["matched"] > 0
         assert latency["missing"] == 0
         assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["max_ms"]
+        # Where the time went: the three stages between the intake and the watcher.
+        stages = latency["stages"]
+        assert set(stages) == set(STAGES)
+        assert all(0 < stage["p50_ms"] <= stage["p99_ms"] for stage in stages.values()), stages
     assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
     table = report.table(figures)
     assert "(d) max webhook -> assignment, split replicas" in table
