@@ -18,7 +18,7 @@ from baton_router.config import RouterSettings
 from bench.loadgen import LoadResult, LoadSpec, run_load
 from bench.router_setup import GENERIC_SECRET
 from bench.serve import NOOP_PATH
-from bench.stack import Stack, token
+from bench.stack import Stack, median_run, token
 
 WEBHOOK_PATH = "/webhooks/generic"
 
@@ -30,19 +30,15 @@ class IntakeResult:
 
     @property
     def noop(self) -> LoadResult:
-        return median_load(self.noop_runs)
+        return median_run(self.noop_runs)
 
     @property
     def webhook(self) -> LoadResult:
-        return median_load(self.webhook_runs)
+        return median_run(self.webhook_runs)
 
     @property
     def ratio(self) -> float:
         return self.webhook.per_second / self.noop.per_second
-
-
-def median_load(runs: list[LoadResult]) -> LoadResult:
-    return sorted(runs, key=lambda run: run.per_second)[len(runs) // 2]
 
 
 def load_spec(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Row
 
@@ -29,6 +29,19 @@ class Throughput:
     @property
     def per_second(self) -> float:
         return self.records / self.seconds
+
+
+class Rated(Protocol):
+    @property
+    def per_second(self) -> float: ...
+
+
+RunT = TypeVar("RunT", bound=Rated)
+
+
+def median_run(runs: list[RunT]) -> RunT:
+    """The run with the median rate (the upper one of an even count)."""
+    return sorted(runs, key=lambda run: run.per_second)[len(runs) // 2]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from bench.passthrough import run_passthrough
 from bench.records import captured_records
 from bench.router_run import run_router
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, Throughput, token
+from bench.stack import Stack, Throughput, median_run, token
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,6 @@ class BenchResults:
         return self.router[batch].per_second / self.passthrough[batch].per_second
 
 
-def median_run(runs: list[Throughput]) -> Throughput:
-    return sorted(runs, key=lambda run: run.per_second)[len(runs) // 2]
-
-
 def say(message: str) -> None:
     print(f"  {message}", flush=True)
 
@@ -117,14 +113,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     # consumer replica routes them (each scales on its own signal).
     api = await _prepared(stack, "split", consumers_enabled=False)
     async with router_process(api, stack.workdir / "api.log", "bench.serve"):
-        results.intake = await measure_intake(
-            stack,
-            api,
-            params.intake_requests,
-            params.concurrency,
-            params.intake_warmup,
-            params.repeats,
-        )
+        results.intake = await _intake(stack, api, params)
     say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
     # (d) on topics of its own, as every other phase: the embedded broker keeps topics in
     # memory and serves them more slowly as they grow (its CPU for the same traffic tripled
@@ -142,14 +131,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     # The same in one process (HTTP and consumer share an event loop), for comparison.
     single = await _prepared(stack, "single")
     async with router_process(single, stack.workdir / "single.log", "bench.serve"):
-        results.intake_all_in_one = await measure_intake(
-            stack,
-            single,
-            params.intake_requests,
-            params.concurrency,
-            params.intake_warmup,
-            params.repeats,
-        )
+        results.intake_all_in_one = await _intake(stack, single, params)
     say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
     single = await _prepared(stack, "single-lat")
     async with router_process(single, stack.workdir / "single-lat.log", "bench.serve"):
@@ -160,6 +142,17 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     results.loadavg_after = os.getloadavg()
     results.seconds = time.monotonic() - started
     return results
+
+
+async def _intake(stack: Stack, settings: RouterSettings, params: BenchParams) -> IntakeResult:
+    return await measure_intake(
+        stack,
+        settings,
+        params.intake_requests,
+        params.concurrency,
+        params.intake_warmup,
+        params.repeats,
+    )
 
 
 async def _prepared(stack: Stack, label: str, **overrides: Any) -> RouterSettings:

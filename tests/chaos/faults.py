@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from chaos_stack import ChaosStack
 from senders import Traffic
+
+from baton_runtime.testing import committed_offsets as group_offsets
 
 RECOVERY_LIMIT_S = 120.0
 
@@ -81,25 +83,9 @@ GROUPS = ("baton-router", "baton-sla-monitor", "baton-sla-monitor.policy", "bato
 
 
 async def committed_offsets(stack: ChaosStack) -> dict[str, dict[TopicPartition, int | None]]:
-    """Every group's committed offset on every partition. Read by a consumer of the group
-    that never joins it (the embedded broker does not answer the admin client's
-    OffsetFetch)."""
-    found: dict[str, dict[TopicPartition, int | None]] = {}
-    for group in GROUPS:
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=stack.broker.bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await reader.start()
-        try:
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in stack.topics.all_for()
-                for p in sorted(reader.partitions_for_topic(topic) or ())
-            ]
-            found[group] = {tp: await reader.committed(tp) for tp in partitions}
-        finally:
-            await reader.stop()
-    return found
+    """Every group's committed offset on every partition."""
+    topics = stack.topics.all_for()
+    return {group: await group_offsets(stack.broker.bootstrap, group, topics) for group in GROUPS}
 
 
 async def wait_recovered(

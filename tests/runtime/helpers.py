@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from baton_runtime.kafka import publish
 from baton_runtime.settings import ServiceSettings
-from baton_runtime.testing import produce
+from baton_runtime.testing import committed_offsets, produce
 from baton_schemas import LeadCaptured, encode_event
 
 
@@ -40,16 +40,6 @@ async def produce_raw(
 
 async def committed_total(settings: ServiceSettings, topic: str) -> int:
     """The offsets the service's consumer group committed on `topic`, summed over its
-    partitions (read by a consumer of the group that never joins it)."""
-    reader = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=settings.group_id,
-        enable_auto_commit=False,
-    )
-    await reader.start()
-    try:
-        partitions = sorted(reader.partitions_for_topic(topic) or ())
-        offsets = [await reader.committed(TopicPartition(topic, p)) for p in partitions]
-    finally:
-        await reader.stop()
-    return sum(offset or 0 for offset in offsets)
+    partitions."""
+    offsets = await committed_offsets(settings.kafka_bootstrap, settings.group_id, [topic])
+    return sum(offset or 0 for offset in offsets.values())

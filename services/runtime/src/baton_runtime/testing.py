@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from baton_runtime.devstack.topics import read_topic as read_topic  # for the tests
 from baton_runtime.settings import ServiceSettings
@@ -177,6 +178,25 @@ async def produce(
             await producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
     finally:
         await producer.stop()
+
+
+async def committed_offsets(
+    bootstrap: str, group: str, topics: Iterable[str]
+) -> dict[TopicPartition, int | None]:
+    """The group's committed offset on every partition of `topics` (None: nothing committed),
+    by TopicPartition. Read by a consumer of the group that never joins it (the embedded
+    broker does not answer the admin client's OffsetFetch)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(reader.partitions_for_topic(topic) or ())
+        ]
+        return {tp: await reader.committed(tp) for tp in partitions}
+    finally:
+        await reader.stop()
 
 
 async def query(settings: ServiceSettings, sql: str, **params: Any) -> list[tuple[Any, ...]]:
