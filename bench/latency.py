@@ -21,6 +21,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from baton_router.config import RouterSettings
+from bench.gcpause import collector_paused
 from bench.intake import WEBHOOK_PATH, load_spec
 from bench.loadgen import LoadResult, run_load
 from bench.stack import Stack
@@ -106,22 +107,27 @@ class AssignedWatcher:
     async def watching(self) -> AsyncIterator[AssignedWatcher]:
         await self._consumer.start()
         try:
-            partitions = [
-                TopicPartition(self._topic, p)
-                for p in sorted(self._consumer.partitions_for_topic(self._topic) or ())
-            ]
-            self._consumer.assign(partitions)
-            await self._consumer.seek_to_end(*partitions)
-            for tp in partitions:
-                await self._consumer.position(tp)
-            self._task = asyncio.create_task(self._read())
-            yield self
+            with collector_paused():
+                yield await self._reading()
         finally:
             if self._task is not None:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
             await self._consumer.stop()
+
+    async def _reading(self) -> AssignedWatcher:
+        """From the topic's end on, in the background."""
+        partitions = [
+            TopicPartition(self._topic, p)
+            for p in sorted(self._consumer.partitions_for_topic(self._topic) or ())
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._read())
+        return self
 
     async def _read(self) -> None:
         while True:

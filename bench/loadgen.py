@@ -27,9 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from standardwebhooks import Webhook
 
 from bench import proc
+from bench.gcpause import collector_paused
 from bench.records import lead_payload
 
 
@@ -196,10 +198,11 @@ async def generate(spec: LoadSpec) -> LoadResult:
             warm = LoadResult()
             await burst(connections, warmup, warm)
             result.warmup_accepted = warm.accepted
-        if spec.rate > 0:
-            await paced(connections, requests, spec.rate, result)
-        else:
-            await burst(connections, requests, result, spec.answers)
+        with collector_paused():
+            if spec.rate > 0:
+                await paced(connections, requests, spec.rate, result)
+            else:
+                await burst(connections, requests, result, spec.answers)
     finally:
         for connection in connections:
             await connection.close()
@@ -208,7 +211,7 @@ async def generate(spec: LoadSpec) -> LoadResult:
 
 def main() -> None:
     spec = LoadSpec(**json.loads(sys.argv[1]))
-    result = asyncio.run(generate(spec))
+    result = uvloop.run(generate(spec))
     print(json.dumps(asdict(result)), flush=True)
 
 

@@ -4,8 +4,9 @@ Per batch from `getmany`: decode and validate each record (poison goes to the de
 topic), then one database transaction that records the event ids in the inbox (so a
 redelivered event changes nothing), runs the service's handler and writes the events it
 emits to the outbox (with any rows the handler asked to write, in one statement). Offsets
-are committed only after that transaction committed, in the background: the next batch
-does not wait for the broker's answer, and offsets queued meanwhile go in one request. The
+are committed only after that transaction committed, in the background and at most once per
+`commit_interval_ms`: the next batch does not wait for the broker's answer, and offsets
+queued meanwhile go in one request. The
 next batch is fetched and decoded while the current one waits on the database; a batch
 that is abandoned takes the one fetched ahead of it back with it (both are sought back and
 fetched again).
@@ -146,6 +147,7 @@ class EventConsumer:
         poll_timeout_ms: int,
         max_retries: int,
         retry_backoff_ms: int,
+        commit_interval_ms: int,
         on_outbox_committed: Callable[[], None],
     ) -> None:
         self._consumer = consumer
@@ -166,6 +168,7 @@ class EventConsumer:
         self._poll_timeout_ms = poll_timeout_ms
         self._max_retries = max_retries
         self._backoff = retry_backoff_ms / 1000
+        self._commit_interval = commit_interval_ms / 1000
         self._on_outbox_committed = on_outbox_committed  # wakes the relay
         self._wrote_outbox = False
         self._offsets: dict[TopicPartition, int] = {}
@@ -419,6 +422,8 @@ class EventConsumer:
                 return
             try:
                 await self._consumer.commit(offsets)
+                # Offsets queued during the pause go together in the next request.
+                await asyncio.sleep(self._commit_interval)
             except (CommitFailedError, RebalanceInProgressError, IllegalStateError) as exc:
                 # Safe: the records will be redelivered and the inbox absorbs them.
                 log.warning("offset commit skipped after rebalance", error=repr(exc))

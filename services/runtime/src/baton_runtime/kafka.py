@@ -22,7 +22,7 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         client_id=f"baton-{settings.service_name}",
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
-        linger_ms=2,
+        linger_ms=settings.producer_linger_ms,
         request_timeout_ms=10_000,
         max_batch_size=256 * 1024,
     )

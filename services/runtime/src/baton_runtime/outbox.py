@@ -32,13 +32,18 @@ from baton_schemas import OutgoingRecord
 
 # Advisory lock ids are (class, shard); the class is derived from the schema name so
 # that services sharing one database do not contend. The shards this relay could lock are
-# computed once per statement (an InitPlan), in the same round trip as the rows.
-_DUE_IN_FREE_SHARDS = """
-SELECT id, event_id FROM "{table}"
-WHERE published_at IS NULL AND shard = ANY(ARRAY(
-    SELECT s FROM generate_series(0, :shards - 1) AS s
-    WHERE pg_try_advisory_xact_lock(:lock_class, s)))
-ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+# computed once per statement (an InitPlan), in the same round trip as the rows. The rows
+# are marked in that same statement: the mark only counts once the transaction commits,
+# which is after the broker acknowledged them (a failed publish rolls it back).
+_MARK_DUE_IN_FREE_SHARDS = """
+UPDATE "{table}" SET published_at = now()
+WHERE id IN (
+    SELECT id FROM "{table}"
+    WHERE published_at IS NULL AND shard = ANY(ARRAY(
+        SELECT s FROM generate_series(0, :shards - 1) AS s
+        WHERE pg_try_advisory_xact_lock(:lock_class, s)))
+    ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+RETURNING id, event_id
 """
 
 
@@ -121,10 +126,7 @@ class OutboxRelay:
         self._table = tables.outbox
         self._inbox = tables.inbox
         self._recent = recent
-        self._mark_published = text(
-            f'UPDATE "{self._table.name}" SET published_at = now() WHERE id = ANY(:ids)'
-        )
-        self._select_due = text(_DUE_IN_FREE_SHARDS.format(table=self._table.name))
+        self._mark_due = text(_MARK_DUE_IN_FREE_SHARDS.format(table=self._table.name))
         self._outbox_retention = outbox_retention_s
         self._inbox_retention = inbox_retention_s
         self._last_prune = 0.0
@@ -166,23 +168,18 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
     async def publish_pending(self) -> int:
-        """One pass: lock free shards, publish their oldest unsent rows in id order, mark them."""
+        """One pass: lock free shards, mark their oldest unsent rows, publish them in id
+        order, and commit the marks once the broker has them."""
         async with self._engine.begin() as conn:
-            due = (
-                await conn.execute(
-                    self._select_due,
-                    {
-                        "shards": self._shards,
-                        "lock_class": self._lock_class,
-                        "limit": self._batch_size,
-                    },
-                )
-            ).all()
+            marked = await conn.execute(
+                self._mark_due,
+                {"shards": self._shards, "lock_class": self._lock_class, "limit": self._batch_size},
+            )
+            due = sorted(marked, key=lambda row: row.id)
             if not due:
                 return 0
             records = await self._records_for(conn, due)
             await publish(self._producer, records)
-            await conn.execute(self._mark_published, {"ids": [row.id for row in due]})
         self._metrics.outbox_published.labels(self._metrics.service).inc(len(due))
         return len(due)
 

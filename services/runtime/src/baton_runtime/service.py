@@ -151,6 +151,7 @@ class ServiceRuntime:
             poll_timeout_ms=settings.poll_timeout_ms,
             max_retries=settings.max_retries,
             retry_backoff_ms=settings.retry_backoff_ms,
+            commit_interval_ms=settings.offset_commit_interval_ms,
             on_outbox_committed=self.relay.wake,
         )
 
