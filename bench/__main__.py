@@ -4,11 +4,10 @@ print the table, write the figures as JSON (default bench/results/latest.json)."
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import warnings
 from pathlib import Path
-
-import uvloop
 
 from bench import report
 from bench.stack import embedded_stack
@@ -27,7 +26,7 @@ def main() -> None:
     busy = cpu_busy()
     print(f"CPU busy before start: {busy:.0%}; starting the embedded stack", flush=True)
     with embedded_stack() as stack:
-        results = uvloop.run(run_bench(stack, params))
+        results = asyncio.run(run_bench(stack, params))
     results.busy_before = busy
     figures = report.summary(results, quick=args.quick)
     print(report.table(figures))

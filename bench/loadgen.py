@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvloop
 from standardwebhooks import Webhook
 
 from bench import proc
@@ -211,7 +210,7 @@ async def generate(spec: LoadSpec) -> LoadResult:
 
 def main() -> None:
     spec = LoadSpec(**json.loads(sys.argv[1]))
-    result = uvloop.run(generate(spec))
+    result = asyncio.run(generate(spec))
     print(json.dumps(asdict(result)), flush=True)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
-from bench.intake import IntakeResult, measure_intake
+from bench.intake import WEBHOOK_PATH, IntakeResult, load_spec, measure_intake
 from bench.latency import EndToEndResult, LatencyResult, measure_end_to_end, measure_latency
+from bench.loadgen import run_load
 from bench.passthrough import run_passthrough
 from bench.records import captured_records
 from bench.router_run import run_router
@@ -115,17 +118,15 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     async with router_process(api, stack.workdir / "api.log", "bench.serve"):
         results.intake = await _intake(stack, api, params)
     say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
-    # (d) on topics of its own, as every other phase: the embedded broker keeps topics in
-    # memory and serves them more slowly as they grow (its CPU for the same traffic tripled
-    # once a topic held 60,000 records), so the intake phase's leads would weigh on it.
-    api = await _prepared(stack, "lat", consumers_enabled=False)
-    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
-    async with (
-        router_process(api, stack.workdir / "lat-api.log", "bench.serve"),
-        router_process(worker, stack.workdir / "lat-worker.log"),
-    ):
-        results.end_to_end, results.latency = await _max_then_latency(stack, api, params)
+    # (d) on topics of its own, as every other phase, and its latency run on others again
+    # than its maximum's burst: the embedded broker keeps topics in memory and serves them
+    # more slowly as they grow (its CPU for the same traffic tripled once a topic held
+    # 60,000 records), so earlier phases' leads would weigh on the run after them.
+    async with _split_replicas(stack, "max") as api:
+        results.end_to_end = await _maximum(stack, api, params)
     say(f"(d) end to end, split replicas: {results.end_to_end.per_second:,.0f} leads/s")
+    async with _split_replicas(stack, "lat") as api:
+        results.latency = await _latency(stack, api, params, results.end_to_end)
     say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
@@ -133,10 +134,11 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     async with router_process(single, stack.workdir / "single.log", "bench.serve"):
         results.intake_all_in_one = await _intake(stack, single, params)
     say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
-    single = await _prepared(stack, "single-lat")
-    async with router_process(single, stack.workdir / "single-lat.log", "bench.serve"):
-        results.end_to_end_all_in_one, results.latency_all_in_one = await _max_then_latency(
-            stack, single, params
+    async with _one_process(stack, "single-max") as single:
+        results.end_to_end_all_in_one = await _maximum(stack, single, params)
+    async with _one_process(stack, "single-lat") as single:
+        results.latency_all_in_one = await _latency(
+            stack, single, params, results.end_to_end_all_in_one
         )
     say(f"(d) latency, one process: p99 {results.latency_all_in_one.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
@@ -161,18 +163,44 @@ async def _prepared(stack: Stack, label: str, **overrides: Any) -> RouterSetting
     return settings
 
 
-async def _max_then_latency(
-    stack: Stack, settings: RouterSettings, params: BenchParams
-) -> tuple[EndToEndResult, LatencyResult]:
-    """(d) on a router with nothing else to do: the path's maximum rate, then (once that
-    burst is routed) the latency at half of it."""
-    maximum = await measure_end_to_end(stack, settings, params.intake_requests, params.concurrency)
-    await wait_assigned(settings, params.intake_requests, 600)
-    latency = await measure_latency(
+@contextlib.asynccontextmanager
+async def _split_replicas(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
+    """A fresh router as deployed for scale: an HTTP-only replica takes the webhooks and a
+    consumer replica routes them; the HTTP replica's settings."""
+    api = await _prepared(stack, label, consumers_enabled=False)
+    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
+    async with (
+        router_process(api, stack.workdir / f"{label}-api.log", "bench.serve"),
+        router_process(worker, stack.workdir / f"{label}-worker.log"),
+    ):
+        yield api
+
+
+@contextlib.asynccontextmanager
+async def _one_process(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
+    """A fresh router serving HTTP and consuming in one process."""
+    settings = await _prepared(stack, label)
+    async with router_process(settings, stack.workdir / f"{label}.log", "bench.serve"):
+        yield settings
+
+
+async def _maximum(stack: Stack, settings: RouterSettings, params: BenchParams) -> EndToEndResult:
+    """(d)'s maximum: on a router with nothing else to do, a burst end to end."""
+    return await measure_end_to_end(stack, settings, params.intake_requests, params.concurrency)
+
+
+async def _latency(
+    stack: Stack, settings: RouterSettings, params: BenchParams, maximum: EndToEndResult
+) -> LatencyResult:
+    """(d)'s latency at half of `maximum`, after a warm-up burst has been routed (a fresh
+    process's first requests pay for its caches and prepared statements)."""
+    warmup = load_spec(settings, WEBHOOK_PATH, count=params.intake_warmup, concurrency=8)
+    await run_load(warmup, stack.workdir / f"loadgen-warmup-{settings.schema_name}.log")
+    await wait_assigned(settings, params.intake_warmup, 120)
+    return await measure_latency(
         stack,
         settings,
         rate=maximum.per_second / 2,
         seconds=params.latency_seconds,
         concurrency=params.concurrency,
     )
-    return maximum, latency

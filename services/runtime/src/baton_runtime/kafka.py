@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from fastapi import HTTPException
 
 from baton_runtime.logs import get_logger
@@ -57,6 +60,46 @@ async def publish(producer: AIOKafkaProducer, records: Sequence[OutgoingRecord])
         for record in records
     ]
     await asyncio.gather(*acks)
+
+
+async def publish_now(producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]) -> None:
+    """`publish` for records that are all at hand (an outbox pass): one closed batch per
+    partition, which the producer sends at once instead of lingering for more records that
+    are not coming. Partitions are chosen as `send` chooses them (murmur2 of the key), and
+    one key's records keep their order."""
+    partitioner = DefaultPartitioner()
+    partitions: dict[str, list[int]] = {}
+    open_batches: dict[TopicPartition, BatchBuilder] = {}
+    delivered: list[asyncio.Future[Any]] = []
+    for record in records:
+        if record.topic not in partitions:
+            partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+        tp = TopicPartition(record.topic, partitioner(record.key, partitions[record.topic], []))
+        batch = open_batches.get(tp)
+        if batch is None or not _append(batch, record):
+            if batch is not None:  # full: it goes now, the record starts the next one
+                delivered.append(await _send_closed(producer, tp, batch))
+            batch = open_batches[tp] = producer.create_batch()
+            if not _append(batch, record):
+                raise MessageSizeTooLargeError(f"record {record.event_id} exceeds a batch")
+    for tp, batch in open_batches.items():
+        delivered.append(await _send_closed(producer, tp, batch))
+    await asyncio.gather(*delivered)
+
+
+def _append(batch: BatchBuilder, record: OutgoingRecord) -> bool:
+    appended = batch.append(
+        timestamp=None, key=record.key, value=record.value, headers=record.headers
+    )
+    return appended is not None
+
+
+async def _send_closed(
+    producer: AIOKafkaProducer, tp: TopicPartition, batch: BatchBuilder
+) -> asyncio.Future[Any]:
+    batch.close()  # a closed batch does not wait out linger_ms
+    future: asyncio.Future[Any] = await producer.send_batch(batch, tp.topic, partition=tp.partition)
+    return future
 
 
 async def publish_or_503(

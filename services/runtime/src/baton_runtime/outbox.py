@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from baton_runtime.backoff import Backoff
 from baton_runtime.bulk import BulkInsert, Rows
 from baton_runtime.db import among
-from baton_runtime.kafka import publish
+from baton_runtime.kafka import publish_now
 from baton_runtime.metrics import RuntimeMetrics
 from baton_runtime.tables import RuntimeTables
 from baton_schemas import OutgoingRecord
@@ -179,7 +179,7 @@ class OutboxRelay:
             if not due:
                 return 0
             records = await self._records_for(conn, due)
-            await publish(self._producer, records)
+            await publish_now(self._producer, records)
         self._metrics.outbox_published.labels(self._metrics.service).inc(len(due))
         return len(due)
 
