@@ -8,7 +8,8 @@ workspace package). Prints a table and writes bench/results/latest.json.
                     every database effect (inbox, leads, assignments, outbox) and the relay
 (c) intake.py       POST /webhooks/generic vs a no-op POST on the same app and worker
                     (serve.py), driven by loadgen.py in its own process
-(d) latency.py      webhook 202 -> assignment readable, at half of (c)'s webhook rate
+(d) latency.py      webhook 202 -> assignment readable, at half of the path's own maximum
+                    (each measured on a fresh router and topics; suite.py)
 
 (a) and (b) run in their own processes, joined to their consumer group, then frozen
 (SIGSTOP) while the records are produced; the clock runs from SIGCONT to the create
