@@ -19,6 +19,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
+from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
@@ -53,7 +54,10 @@ async def passthrough(
     )
     # The producer the services use (baton_runtime.kafka.create_producer, default linger).
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=ServiceSettings.model_fields["producer_linger_ms"].default,
+        max_batch_size=256 * 1024,
     )
     joined = _Joined()
     consumer.subscribe([source], listener=joined)

@@ -29,8 +29,8 @@ class BenchParams:
     intake_warmup: int = 300
     concurrency: int = 96
     """Connections the load generator keeps busy. Each webhook waits for the broker's
-    acknowledgement before its 202, so with 32 the webhook arm left the worker 17-22% idle
-    (measured); 96 keeps it busy, the no-op arm is not affected."""
+    acknowledgement before its 202, so with 32 the webhook arm left the HTTP replica 17-22%
+    idle (measured); with 96 it is busier, and the no-op arm is not affected."""
     latency_seconds: float = 20.0
     repeats: int = 3
     """(a) and (b), and (c)'s two arms, run this many times, alternating; the median run of

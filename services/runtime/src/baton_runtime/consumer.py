@@ -4,12 +4,11 @@ Per batch from `getmany`: decode and validate each record (poison goes to the de
 topic), then one database transaction that records the event ids in the inbox (so a
 redelivered event changes nothing), runs the service's handler and writes the events it
 emits to the outbox (with any rows the handler asked to write, in one statement). Offsets
-are committed only after that transaction committed, in the background and at most once per
-`commit_interval_ms`: the next batch does not wait for the broker's answer, and offsets
-queued meanwhile go in one request. The
-next batch is fetched and decoded while the current one waits on the database; a batch
-that is abandoned takes the one fetched ahead of it back with it (both are sought back and
-fetched again).
+are committed only after that transaction committed, in the background and at most once
+per `commit_interval_ms`: the next batch does not wait for the broker's answer, and offsets
+queued meanwhile go in one request. The next batch is fetched and decoded while the current
+one waits on the database; a batch that is abandoned takes the one fetched ahead of it back
+with it (both are sought back and fetched again).
 
 Failures of the infrastructure (database or broker down) are retried until they pass and
 never dead-letter a record. Failures of a record are retried a bounded number of times;
