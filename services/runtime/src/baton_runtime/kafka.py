@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
-from fastapi import HTTPException
 
-from baton_runtime.logs import get_logger
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
-
-log = get_logger(__name__)
 
 
 def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
@@ -67,24 +62,39 @@ async def publish_now(producer: AIOKafkaProducer, records: Sequence[OutgoingReco
     partition, which the producer sends at once instead of lingering for more records that
     are not coming. Partitions are chosen as `send` chooses them (murmur2 of the key), and
     one key's records keep their order."""
+    await asyncio.gather(*set(await queue_closed_batches(producer, records)))
+
+
+async def queue_closed_batches(
+    producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]
+) -> list[asyncio.Future[Any]]:
+    """Hand `records` to the producer as closed batches, one per partition (several when
+    a partition's records fill more than one); for each record, the future of its batch's
+    acknowledgement. Returns once every batch is queued; acknowledgements come later."""
     partitioner = DefaultPartitioner()
     partitions: dict[str, list[int]] = {}
-    open_batches: dict[TopicPartition, BatchBuilder] = {}
-    delivered: list[asyncio.Future[Any]] = []
-    for record in records:
+    open_batches: dict[TopicPartition, tuple[BatchBuilder, list[int]]] = {}
+    acks: list[asyncio.Future[Any] | None] = [None] * len(records)
+
+    async def send(tp: TopicPartition, batch: BatchBuilder, members: list[int]) -> None:
+        ack = await _send_closed(producer, tp, batch)
+        for index in members:
+            acks[index] = ack
+
+    for index, record in enumerate(records):
         if record.topic not in partitions:
             partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
         tp = TopicPartition(record.topic, partitioner(record.key, partitions[record.topic], []))
-        batch = open_batches.get(tp)
+        batch, members = open_batches.get(tp) or (None, [])
         if batch is None or not _append(batch, record):
             if batch is not None:  # full: it goes now, the record starts the next one
-                delivered.append(await _send_closed(producer, tp, batch))
-            batch = open_batches[tp] = producer.create_batch()
-            if not _append(batch, record):
-                raise MessageSizeTooLargeError(f"record {record.event_id} exceeds a batch")
-    for tp, batch in open_batches.items():
-        delivered.append(await _send_closed(producer, tp, batch))
-    await asyncio.gather(*delivered)
+                await send(tp, batch, members)
+            batch, members = open_batches[tp] = (producer.create_batch(), [])
+            _append(batch, record)  # an empty batch takes any record, however large
+        members.append(index)
+    for tp, (batch, members) in open_batches.items():
+        await send(tp, batch, members)
+    return cast(list[asyncio.Future[Any]], acks)  # every record is in a batch by now
 
 
 def _append(batch: BatchBuilder, record: OutgoingRecord) -> bool:
@@ -100,18 +110,3 @@ async def _send_closed(
     batch.close()  # a closed batch does not wait out linger_ms
     future: asyncio.Future[Any] = await producer.send_batch(batch, tp.topic, partition=tp.partition)
     return future
-
-
-async def publish_or_503(
-    producer: AIOKafkaProducer, records: Sequence[OutgoingRecord], timeout_s: float
-) -> None:
-    """`publish` for an HTTP door that answers 202 only once the broker has the records:
-    a broker that is down or too slow is a 503 the client retries, never a lost record."""
-    try:
-        async with asyncio.timeout(timeout_s):  # no task per call, unlike wait_for
-            await publish(producer, records)
-    except (KafkaError, TimeoutError) as exc:
-        log.warning("broker unavailable, asking the client to retry", error=repr(exc))
-        raise HTTPException(
-            503, "broker unavailable, retry later", headers={"Retry-After": "5"}
-        ) from exc

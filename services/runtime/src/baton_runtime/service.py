@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton_runtime.bulk import Rows, write_all
+from baton_runtime.coalescing import CoalescingPublisher
 from baton_runtime.consumer import EventConsumer, Handler
 from baton_runtime.db import create_engine, ping
 from baton_runtime.deadletter import DeadLetters
@@ -83,6 +84,7 @@ class ServiceRuntime:
         self.metrics = RuntimeMetrics(service=settings.service_name)
         self.engine: AsyncEngine = create_engine(settings)
         self.producer = create_producer(settings)
+        self.request_publisher = CoalescingPublisher(self.producer)  # for HTTP doors
         recent = RecentRecords()
         self.outbox = Outbox(tables, settings.outbox_shards, recent)
         self.relay = OutboxRelay(

@@ -30,6 +30,7 @@ from baton_runtime.api_auth import (
     validation_errors,
 )
 from baton_runtime.app_state import runtime_of
+from baton_runtime.coalescing import publish_or_503
 from baton_runtime.http_body import (
     parse_json,
     read_limited,
@@ -37,7 +38,6 @@ from baton_runtime.http_body import (
     request_headers,
     require_utf8,
 )
-from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_runtime.openapi import error_responses, inline_schema
 from baton_runtime.signatures import SignatureError, SignedRequest, verify_standard_webhooks
@@ -124,7 +124,7 @@ def intake_router() -> APIRouter:
             )
             for event in events
         ]
-        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
+        await publish_or_503(runtime.request_publisher, records, config.publish_timeout_s)
         log.info("feedback accepted", client=client, events=len(records))
         return SafeJSONResponse(
             {"event_ids": [record.event_id for record in records]}, status_code=202

@@ -30,6 +30,7 @@ from baton_router.domain.sources import (
     mautic,
 )
 from baton_runtime.app_state import runtime_of
+from baton_runtime.coalescing import publish_or_503
 from baton_runtime.http_body import (
     parse_json,
     read_limited,
@@ -37,7 +38,6 @@ from baton_runtime.http_body import (
     request_headers,
     require_utf8,
 )
-from baton_runtime.kafka import publish_or_503
 from baton_runtime.logs import get_logger
 from baton_runtime.openapi import error_responses
 from baton_schemas import OutgoingRecord, encode_event
@@ -193,7 +193,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
             )
             for index, captured in enumerate(leads)
         ]
-        await publish_or_503(runtime.producer, records, config.publish_timeout_s)
+        await publish_or_503(runtime.request_publisher, records, config.publish_timeout_s)
         return JSONResponse(
             {
                 "event_ids": [record.event_id for record in records],

@@ -1,0 +1,123 @@
+"""Publishing for HTTP doors: concurrent requests' records go to the broker together.
+
+A webhook is answered only once the broker acknowledged its records, so under load many
+requests wait on the producer at once. Sent one by one (`producer.send`), each record
+paid for its own trip through the producer and then waited out the linger. Here the
+records that arrive while the previous hand-over is still being queued go together, as
+closed batches (`queue_closed_batches`): group commit, with the broker's round trip as
+the window. Each caller still learns about its own records only: a batch the broker
+refused fails the requests that had records in it, not the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import HTTPException
+
+from baton_runtime.kafka import queue_closed_batches
+from baton_runtime.logs import get_logger
+from baton_schemas import OutgoingRecord
+
+log = get_logger(__name__)
+
+
+async def publish_or_503(
+    publisher: CoalescingPublisher, records: Sequence[OutgoingRecord], timeout_s: float
+) -> None:
+    """For an HTTP door that answers 202 only once the broker has the records: a broker
+    that is down or too slow is a 503 the client retries, never a lost record."""
+    try:
+        await publisher.publish(records, timeout_s)
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("broker unavailable, asking the client to retry", error=repr(exc))
+        raise HTTPException(
+            503, "broker unavailable, retry later", headers={"Retry-After": "5"}
+        ) from exc
+
+
+@dataclass(slots=True)
+class _Waiter:
+    records: Sequence[OutgoingRecord]
+    deadline: float
+    delivered: asyncio.Future[None]
+    acks: list[asyncio.Future[Any]] = field(default_factory=list)
+
+
+class CoalescingPublisher:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._waiting: list[_Waiter] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._acknowledging: set[asyncio.Task[None]] = set()  # the loop keeps weak refs
+
+    async def publish(self, records: Sequence[OutgoingRecord], timeout_s: float) -> None:
+        """Return once the broker acknowledged every one of `records`; TimeoutError when
+        that takes longer than `timeout_s`, the producer's KafkaError when it failed."""
+        if not records:  # a delivery with no leads in it
+            return
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(records, loop.time() + timeout_s, loop.create_future())
+        self._waiting.append(waiter)
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        await waiter.delivered
+
+    async def _flush(self) -> None:
+        """Hand over what is waiting, again and again until nothing is; one hand-over at
+        a time, so what arrives meanwhile goes in the next, and each key keeps its order."""
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                deadline = min(waiter.deadline for waiter in waiting)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        acks = await queue_closed_batches(
+                            self._producer, [record for w in waiting for record in w.records]
+                        )
+                except Exception as exc:  # every caller learns it; none is left waiting
+                    _settle(waiting, exc)
+                    continue
+                start = 0
+                for waiter in waiting:
+                    waiter.acks = list(set(acks[start : start + len(waiter.records)]))
+                    start += len(waiter.records)
+                acknowledging = asyncio.create_task(_acknowledge(waiting, deadline))
+                self._acknowledging.add(acknowledging)
+                acknowledging.add_done_callback(self._acknowledging.discard)
+        finally:
+            self._flushing = None
+
+
+async def _acknowledge(waiting: list[_Waiter], deadline: float) -> None:
+    batches = list({ack for waiter in waiting for ack in waiter.acks})
+    try:
+        async with asyncio.timeout_at(deadline):
+            await asyncio.wait(batches)
+    except TimeoutError as exc:
+        _settle(waiting, exc)
+    for waiter in waiting:
+        failures = [_failure(ack) for ack in waiter.acks if ack.done()]
+        _settle([waiter], next((failure for failure in failures if failure), None))
+
+
+def _failure(ack: asyncio.Future[Any]) -> BaseException | None:
+    if ack.cancelled():  # the producer gave the batch up, say on stop: not delivered
+        return KafkaError("delivery cancelled")
+    failure: BaseException | None = ack.exception()
+    return failure
+
+
+def _settle(waiting: Sequence[_Waiter], exc: BaseException | None) -> None:
+    for waiter in waiting:
+        if waiter.delivered.done():  # already settled, or its request was cancelled
+            continue
+        if exc is None:
+            waiter.delivered.set_result(None)
+        else:
+            waiter.delivered.set_exception(exc)

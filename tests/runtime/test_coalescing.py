@@ -1,0 +1,111 @@
+"""`CoalescingPublisher`, the HTTP doors' way to the broker: concurrent callers' records go
+together as closed batches, and each caller hears about its own."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, NotLeaderForPartitionError
+
+from baton_runtime.coalescing import CoalescingPublisher, _acknowledge, _Waiter
+from baton_runtime.devstack.topics import create_topics, read_topic
+from baton_schemas import OutgoingRecord
+
+
+def _record(topic: str, key: str, n: int) -> OutgoingRecord:
+    return OutgoingRecord(
+        topic=topic,
+        key=key.encode(),
+        value=f'{{"n": {n}}}'.encode(),
+        headers=[("ce_id", f"event-{n}".encode())],
+        event_id=f"event-{n}",
+    )
+
+
+@asynccontextmanager
+async def _publisher(embedded_broker: Any, topic: str) -> AsyncIterator[CoalescingPublisher]:
+    await create_topics(embedded_broker.bootstrap, [topic])
+    # A linger no test would wait out: a call that returns sooner did not linger.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=embedded_broker.bootstrap, acks="all", linger_ms=2000
+    )
+    await producer.start()
+    try:
+        await producer.partitions_for(topic)
+        yield CoalescingPublisher(producer)
+    finally:
+        await producer.stop()
+
+
+async def test_concurrent_callers_records_all_land_in_key_order_without_lingering(
+    embedded_broker: Any, isolation: str
+) -> None:
+    topic = f"{isolation}.coalesce"
+    # 150 callers with three records each; every key is shared by three callers.
+    calls = [[_record(topic, f"lead-{c % 50}", c * 3 + i) for i in range(3)] for c in range(150)]
+
+    async with _publisher(embedded_broker, topic) as publisher:
+        started = time.monotonic()
+        await asyncio.gather(*(publisher.publish(records, 5.0) for records in [*calls, []]))
+        took = time.monotonic() - started
+
+    assert took < 1.5
+    read = await read_topic(embedded_broker.bootstrap, topic, 450)
+    assert sorted(_n(record) for record in read) == list(range(450))
+    for key in {record.key for record in read}:
+        of_key = [_n(record) for record in read if record.key == key]
+        assert of_key == sorted(of_key)  # as the callers handed them over
+
+
+async def test_callers_time_out_while_the_broker_is_stopped_and_later_calls_go_through(
+    embedded_broker: Any, isolation: str
+) -> None:
+    topic = f"{isolation}.coalesce-down"
+    async with _publisher(embedded_broker, topic) as publisher:
+        await publisher.publish([_record(topic, "warm", 0)], 5.0)
+        embedded_broker.pause()
+        try:
+            started = time.monotonic()
+            outcomes = await asyncio.gather(
+                *(publisher.publish([_record(topic, f"k{n}", n)], 1.0) for n in range(1, 21)),
+                return_exceptions=True,
+            )
+            took = time.monotonic() - started
+        finally:
+            embedded_broker.resume()
+        assert all(isinstance(outcome, TimeoutError) for outcome in outcomes), outcomes
+        assert took < 3.0
+
+        await publisher.publish([_record(topic, "after", 21)], 10.0)
+    read = await read_topic(embedded_broker.bootstrap, topic, 22)
+    assert 21 in {_n(record) for record in read}
+
+
+async def test_a_refused_batch_fails_only_the_callers_with_records_in_it() -> None:
+    loop = asyncio.get_running_loop()
+    refused: asyncio.Future[Any] = loop.create_future()
+    accepted: asyncio.Future[Any] = loop.create_future()
+    only_refused, both, only_accepted = (
+        _Waiter([], loop.time() + 5, loop.create_future(), acks)
+        for acks in ([refused], [refused, accepted], [accepted])
+    )
+    refused.set_exception(NotLeaderForPartitionError())
+    accepted.set_result(None)
+
+    await _acknowledge([only_refused, both, only_accepted], loop.time() + 5)
+
+    with pytest.raises(KafkaError):
+        await only_refused.delivered
+    with pytest.raises(KafkaError):
+        await both.delivered
+    await only_accepted.delivered
+
+
+def _n(record: Any) -> int:
+    return int(record.value.removeprefix(b'{"n": ').removesuffix(b"}"))
