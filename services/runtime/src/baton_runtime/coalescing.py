@@ -107,9 +107,11 @@ async def _acknowledge(waiting: list[_Waiter], deadline: float) -> None:
 
 
 def _failure(ack: asyncio.Future[Any]) -> BaseException | None:
+    failure: BaseException | None
     if ack.cancelled():  # the producer gave the batch up, say on stop: not delivered
-        return KafkaError("delivery cancelled")
-    failure: BaseException | None = ack.exception()
+        failure = KafkaError("delivery cancelled")
+    else:
+        failure = ack.exception()
     return failure
 
 
