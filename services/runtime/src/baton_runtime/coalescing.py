@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -107,12 +107,9 @@ async def _acknowledge(waiting: list[_Waiter], deadline: float) -> None:
 
 
 def _failure(ack: asyncio.Future[Any]) -> BaseException | None:
-    failure: BaseException | None
     if ack.cancelled():  # the producer gave the batch up, say on stop: not delivered
-        failure = KafkaError("delivery cancelled")
-    else:
-        failure = ack.exception()
-    return failure
+        return cast(BaseException, KafkaError("delivery cancelled"))
+    return ack.exception()
 
 
 def _settle(waiting: Sequence[_Waiter], exc: BaseException | None) -> None:
