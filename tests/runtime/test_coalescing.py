@@ -9,11 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, NotLeaderForPartitionError
 
-from baton_runtime.coalescing import CoalescingPublisher, _acknowledge, _Waiter
+from baton_runtime.coalescing import CoalescingPublisher, _outcome, _Waiter
 from baton_runtime.devstack.topics import create_topics, read_topic
 from baton_schemas import OutgoingRecord
 
@@ -89,22 +88,19 @@ async def test_callers_time_out_while_the_broker_is_stopped_and_later_calls_go_t
 
 async def test_a_refused_batch_fails_only_the_callers_with_records_in_it() -> None:
     loop = asyncio.get_running_loop()
-    refused: asyncio.Future[Any] = loop.create_future()
-    accepted: asyncio.Future[Any] = loop.create_future()
-    only_refused, both, only_accepted = (
-        _Waiter([], loop.time() + 5, loop.create_future(), acks)
-        for acks in ([refused], [refused, accepted], [accepted])
-    )
+    refused, accepted, unanswered = (loop.create_future() for _ in range(3))
     refused.set_exception(NotLeaderForPartitionError())
     accepted.set_result(None)
 
-    await _acknowledge([only_refused, both, only_accepted], loop.time() + 5)
+    def outcome(acks: list[asyncio.Future[Any]], failure: BaseException | None) -> Any:
+        return _outcome(_Waiter([], 0.0, loop.create_future(), acks), failure)
 
-    with pytest.raises(KafkaError):
-        await only_refused.delivered
-    with pytest.raises(KafkaError):
-        await both.delivered
-    await only_accepted.delivered
+    assert isinstance(outcome([refused], None), NotLeaderForPartitionError)
+    assert isinstance(outcome([accepted, refused], None), NotLeaderForPartitionError)
+    assert outcome([accepted], None) is None
+    assert outcome([accepted], TimeoutError()) is None  # its batches made it in time
+    assert isinstance(outcome([accepted, unanswered], TimeoutError()), TimeoutError)
+    assert isinstance(outcome([], KafkaError()), KafkaError)  # the hand-over itself failed
 
 
 def _n(record: Any) -> int:

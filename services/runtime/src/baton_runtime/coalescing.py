@@ -3,10 +3,10 @@
 A webhook is answered only once the broker acknowledged its records, so under load many
 requests wait on the producer at once. Sent one by one (`producer.send`), each record
 paid for its own trip through the producer and then waited out the linger. Here the
-records that arrive while the previous hand-over is still being queued go together, as
-closed batches (`queue_closed_batches`): group commit, with the broker's round trip as
-the window. Each caller still learns about its own records only: a batch the broker
-refused fails the requests that had records in it, not the others.
+records that arrive while the previous delivery is on its way go together, as closed
+batches (`queue_closed_batches`): group commit, with the broker's round trip as the
+window. Each caller still learns about its own records only: a batch the broker refused
+fails the requests that had records in it, not the others.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ class CoalescingPublisher:
         self._producer = producer
         self._waiting: list[_Waiter] = []
         self._flushing: asyncio.Task[None] | None = None
-        self._acknowledging: set[asyncio.Task[None]] = set()  # the loop keeps weak refs
 
     async def publish(self, records: Sequence[OutgoingRecord], timeout_s: float) -> None:
         """Return once the broker acknowledged every one of `records`; TimeoutError when
@@ -69,54 +68,55 @@ class CoalescingPublisher:
         await waiter.delivered
 
     async def _flush(self) -> None:
-        """Hand over what is waiting, again and again until nothing is; one hand-over at
-        a time, so what arrives meanwhile goes in the next, and each key keeps its order."""
+        """Deliver what is waiting, again and again until nothing is. One delivery at a
+        time: what arrives while one is on its way goes in the next, which leaves as soon
+        as the broker answered (as a lingering producer's open batch would, minus the
+        linger), and each key keeps its order."""
         try:
             while self._waiting:
                 waiting, self._waiting = self._waiting, []
-                deadline = min(waiter.deadline for waiter in waiting)
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        acks = await queue_closed_batches(
-                            self._producer, [record for w in waiting for record in w.records]
-                        )
-                except Exception as exc:  # every caller learns it; none is left waiting
-                    _settle(waiting, exc)
-                    continue
-                start = 0
-                for waiter in waiting:
-                    waiter.acks = list(set(acks[start : start + len(waiter.records)]))
-                    start += len(waiter.records)
-                acknowledging = asyncio.create_task(_acknowledge(waiting, deadline))
-                self._acknowledging.add(acknowledging)
-                acknowledging.add_done_callback(self._acknowledging.discard)
+                await _deliver(self._producer, waiting)
         finally:
             self._flushing = None
 
 
-async def _acknowledge(waiting: list[_Waiter], deadline: float) -> None:
-    batches = list({ack for waiter in waiting for ack in waiter.acks})
+async def _deliver(producer: AIOKafkaProducer, waiting: list[_Waiter]) -> None:
+    failure: BaseException | None = None
     try:
-        async with asyncio.timeout_at(deadline):
-            await asyncio.wait(batches)
-    except TimeoutError as exc:
-        _settle(waiting, exc)
+        async with asyncio.timeout_at(min(waiter.deadline for waiter in waiting)):
+            acks = await queue_closed_batches(producer, [r for w in waiting for r in w.records])
+            start = 0
+            for waiter in waiting:
+                waiter.acks = list(set(acks[start : start + len(waiter.records)]))
+                start += len(waiter.records)
+            await asyncio.wait(set(acks))
+    except Exception as exc:  # every caller learns it; none is left waiting
+        failure = exc
     for waiter in waiting:
-        failures = [_failure(ack) for ack in waiter.acks if ack.done()]
-        _settle([waiter], next((failure for failure in failures if failure), None))
+        _settle(waiter, _outcome(waiter, failure))
 
 
-def _failure(ack: asyncio.Future[Any]) -> BaseException | None:
+def _outcome(waiter: _Waiter, failure: BaseException | None) -> BaseException | None:
+    """What to tell a caller: its first refused batch, else `failure` (the deadline, or a
+    hand-over that failed) unless every batch of its records was acknowledged."""
+    for ack in waiter.acks:
+        if ack.done() and (refused := _refusal(ack)) is not None:
+            return refused
+    if waiter.acks and all(ack.done() for ack in waiter.acks):
+        return None
+    return failure or KafkaError("not acknowledged")
+
+
+def _refusal(ack: asyncio.Future[Any]) -> BaseException | None:
     if ack.cancelled():  # the producer gave the batch up, say on stop: not delivered
         return cast(BaseException, KafkaError("delivery cancelled"))
     return ack.exception()
 
 
-def _settle(waiting: Sequence[_Waiter], exc: BaseException | None) -> None:
-    for waiter in waiting:
-        if waiter.delivered.done():  # already settled, or its request was cancelled
-            continue
-        if exc is None:
-            waiter.delivered.set_result(None)
-        else:
-            waiter.delivered.set_exception(exc)
+def _settle(waiter: _Waiter, failure: BaseException | None) -> None:
+    if waiter.delivered.done():  # its request was cancelled
+        return
+    if failure is None:
+        waiter.delivered.set_result(None)
+    else:
+        waiter.delivered.set_exception(failure)
