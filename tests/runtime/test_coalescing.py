@@ -37,7 +37,7 @@ async def _publisher(embedded_broker: Any, topic: str) -> AsyncIterator[Coalesci
     await producer.start()
     try:
         await producer.partitions_for(topic)
-        yield CoalescingPublisher(producer)
+        yield CoalescingPublisher(producer, linger_ms=5)
     finally:
         await producer.stop()
 

@@ -50,8 +50,9 @@ class _Waiter:
 
 
 class CoalescingPublisher:
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    def __init__(self, producer: AIOKafkaProducer, linger_ms: int) -> None:
         self._producer = producer
+        self._linger_s = linger_ms / 1000
         self._waiting: list[_Waiter] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -69,13 +70,17 @@ class CoalescingPublisher:
 
     async def _flush(self) -> None:
         """Deliver what is waiting, again and again until nothing is. One delivery at a
-        time: what arrives while one is on its way goes in the next, which leaves as soon
-        as the broker answered (as a lingering producer's open batch would, minus the
-        linger), and each key keeps its order."""
+        time: what arrives while one is on its way goes in the next, and each key keeps
+        its order. Deliveries start at least the producer's linger apart, as a lingering
+        producer's batches would: under light load a fast broker would otherwise get a
+        request per webhook, and each costs it more than the records in it."""
+        loop = asyncio.get_running_loop()
         try:
             while self._waiting:
+                started = loop.time()
                 waiting, self._waiting = self._waiting, []
                 await _deliver(self._producer, waiting)
+                await asyncio.sleep(started + self._linger_s - loop.time())
         finally:
             self._flushing = None
 

@@ -84,7 +84,8 @@ class ServiceRuntime:
         self.metrics = RuntimeMetrics(service=settings.service_name)
         self.engine: AsyncEngine = create_engine(settings)
         self.producer = create_producer(settings)
-        self.request_publisher = CoalescingPublisher(self.producer)  # for HTTP doors
+        # For HTTP doors: concurrent requests' records go to the broker together.
+        self.request_publisher = CoalescingPublisher(self.producer, settings.producer_linger_ms)
         recent = RecentRecords()
         self.outbox = Outbox(tables, settings.outbox_shards, recent)
         self.relay = OutboxRelay(
