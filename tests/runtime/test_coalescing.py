@@ -28,7 +28,9 @@ def _record(topic: str, key: str, n: int) -> OutgoingRecord:
 
 
 @asynccontextmanager
-async def _publisher(embedded_broker: Any, topic: str) -> AsyncIterator[CoalescingPublisher]:
+async def _publisher(
+    embedded_broker: Any, topic: str, linger_ms: int = 5
+) -> AsyncIterator[CoalescingPublisher]:
     await create_topics(embedded_broker.bootstrap, [topic])
     # A linger no test would wait out: a call that returns sooner did not linger.
     producer = AIOKafkaProducer(
@@ -37,7 +39,7 @@ async def _publisher(embedded_broker: Any, topic: str) -> AsyncIterator[Coalesci
     await producer.start()
     try:
         await producer.partitions_for(topic)
-        yield CoalescingPublisher(producer, linger_ms=5)
+        yield CoalescingPublisher(producer, linger_ms)
     finally:
         await producer.stop()
 
@@ -84,6 +86,19 @@ async def test_callers_time_out_while_the_broker_is_stopped_and_later_calls_go_t
         await publisher.publish([_record(topic, "after", 21)], 10.0)
     read = await read_topic(embedded_broker.bootstrap, topic, 22)
     assert 21 in {_n(record) for record in read}
+
+
+async def test_deliveries_start_at_least_the_linger_apart(
+    embedded_broker: Any, isolation: str
+) -> None:
+    topic = f"{isolation}.coalesce-spaced"
+    async with _publisher(embedded_broker, topic, linger_ms=300) as publisher:
+        await publisher.publish([_record(topic, "first", 0)], 5.0)
+        started = time.monotonic()
+        await publisher.publish([_record(topic, "second", 1)], 5.0)
+        waited = time.monotonic() - started
+
+    assert waited >= 0.25  # the second delivery waited out the rest of the linger
 
 
 async def test_a_refused_batch_fails_only_the_callers_with_records_in_it() -> None:
