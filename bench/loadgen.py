@@ -9,7 +9,8 @@ before the clock starts. Two modes:
 - paced: `rate` requests/s at fixed intervals (open loop, at most `concurrency` in
   flight); reports, per request, the event id and when its 202 arrived.
 
-Run: `python -m bench.loadgen '<LoadSpec as JSON>'`; the result is one JSON line on stdout.
+Run: `python -m bench.loadgen '<LoadSpec as JSON>' RESULT_FILE`; the result is written
+there as JSON.
 Times are `time.monotonic()`, which is system-wide on Linux, so the bench can compare
 them with its own.
 """
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -213,31 +212,32 @@ async def generate(spec: LoadSpec) -> LoadResult:
 def main() -> None:
     spec = LoadSpec(**json.loads(sys.argv[1]))
     # uvloop: the client shares the machine with what it measures, so it should take as
-    # little of it as it can. uvloop leaves stdout non-blocking, which cut a large result
-    # line short at the pipe's 64 KB; blocking again, the line goes out whole.
+    # little of it as it can. The result goes to a file: under uvloop a large line written
+    # to a stdout pipe arrived cut at 64 KB.
     result = uvloop.run(generate(spec))
-    os.set_blocking(sys.stdout.fileno(), True)
-    print(json.dumps(asdict(result)), flush=True)
+    Path(sys.argv[2]).write_text(json.dumps(asdict(result)))
 
 
-def parse_result(output: bytes) -> LoadResult:
-    fields: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+def parse_result(output: str) -> LoadResult:
+    fields: dict[str, Any] = json.loads(output)
     fields["answered"] = [tuple(item) for item in fields["answered"]]
     return LoadResult(**fields)
 
 
 async def run_load(spec: LoadSpec, log_file: Path) -> LoadResult:
     """Run the load generator in its own process and return what it measured."""
+    result_file = log_file.with_suffix(".result.json")
+    result_file.unlink(missing_ok=True)
     process = proc.spawn(
-        ["-m", "bench.loadgen", json.dumps(asdict(spec))], log_file, stdout=subprocess.PIPE
+        ["-m", "bench.loadgen", json.dumps(asdict(spec)), str(result_file)], log_file
     )
     try:
-        output, _ = await asyncio.to_thread(process.communicate, None, 900)
+        await asyncio.to_thread(process.wait, 900)
     finally:
         proc.stop(process)
     if process.returncode != 0:
         raise RuntimeError(f"load generator failed ({process.returncode}): {proc.tail(log_file)}")
-    return parse_result(output)
+    return parse_result(result_file.read_text())
 
 
 if __name__ == "__main__":
