@@ -7,8 +7,8 @@ emits to the outbox (with any rows the handler asked to write, in one statement)
 are committed only after that transaction committed, in the background and at most once
 per `commit_interval_ms`: the next batch does not wait for the broker's answer, and offsets
 queued meanwhile go in one request. The next batch is fetched and decoded while the current
-one waits on the database; a batch that is abandoned takes the one fetched ahead of it back
-with it (both are sought back and fetched again).
+one's writes are in the database; a batch that is abandoned takes the one fetched ahead of
+it back with it (both are sought back and fetched again).
 
 Failures of the infrastructure (database or broker down) are retried until they pass and
 never dead-letter a record. Failures of a record are retried a bounded number of times;
@@ -173,6 +173,8 @@ class EventConsumer:
         self._offsets: dict[TopicPartition, int] = {}
         """Next offsets whose records are committed in the database, not yet to the broker."""
         self._committing: asyncio.Task[None] | None = None
+        self._ahead: asyncio.Task[Fetched] | None = None
+        """The next batch, being fetched and decoded while this one is written."""
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
@@ -206,9 +208,9 @@ class EventConsumer:
                 if not fetched.batches:
                     continue
                 await self._top_up(fetched)
-                # Fetch and decode the next batch while this one waits on the database.
-                ahead = asyncio.create_task(self._fetch())
-                if await self._handle(fetched):
+                handled = await self._handle(fetched)
+                ahead, self._ahead = self._ahead or asyncio.create_task(self._fetch()), None
+                if handled:
                     continue
                 skipped = await ahead
                 ahead = None
@@ -218,8 +220,16 @@ class EventConsumer:
                     return
                 await asyncio.sleep(1.0)
         finally:
-            if ahead is not None:
-                ahead.cancel()
+            for task in (ahead, self._ahead):
+                if task is not None:
+                    task.cancel()
+
+    def _fetch_ahead(self) -> None:
+        """Start fetching and decoding the next batch, once this one's handler is done: the
+        decoding then runs while the database writes this batch, instead of delaying the
+        handler (the process would otherwise sit idle during the write)."""
+        if self._ahead is None:
+            self._ahead = asyncio.create_task(self._fetch())
 
     async def _top_up(self, fetched: Fetched) -> None:
         """Add the records buffered since `fetched` was taken (while the previous batch was
@@ -359,6 +369,7 @@ class EventConsumer:
                 return
             batch = Batch(conn=conn, events=fresh, source=self._source)
             await self._handler(batch)
+            self._fetch_ahead()
             await write_all(conn, [*batch.writes, self._outbox.rows(batch.emitted)])
             self._outbox.written(batch.emitted)
             self._wrote_outbox |= bool(batch.emitted)
