@@ -92,7 +92,7 @@ def encode_event(
     return OutgoingRecord(
         topic=topic,
         key=event.record_key.encode(),
-        value=event.model_dump_json().encode(),
+        value=event.__pydantic_serializer__.to_json(event),  # model_dump_json's bytes
         headers=headers,
         event_id=event_id,
     )

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from standardwebhooks import Webhook
 
@@ -161,8 +162,10 @@ _MESSAGE_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
 _SIGNATURE_SEPARATOR = re.compile(r",?[ \t]+")
 
 
+@lru_cache(maxsize=64)
 def standard_webhook(secret: str) -> Webhook:
-    """The `standardwebhooks` signer for a `whsec_...` (base64) secret; ValueError if unusable."""
+    """The `standardwebhooks` signer for a `whsec_...` (base64) secret; ValueError if unusable.
+    Kept per secret: building one decodes the secret, on every request otherwise."""
     try:
         return Webhook(secret)
     except Exception as exc:  # the library raises binascii.Error, its own error, ...
