@@ -23,7 +23,7 @@ from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
-from bench.stack import Stack, Throughput, token
+from bench.stack import Stack, Throughput, drop_topics, token
 
 
 class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -108,6 +108,7 @@ async def run_passthrough(stack: Stack, records: list[OutgoingRecord], batch: in
     finally:
         proc.stop(process)
     moved = await read_topic(stack.bootstrap, target, len(records), 30)
+    await drop_topics(stack, f"{run}.")
     if code != 0 or len(moved) != len(records):
         raise RuntimeError(
             f"passthrough moved {len(moved)} of {len(records)}: {proc.tail(log_file)}"

@@ -16,7 +16,7 @@ from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, Throughput, token
+from bench.stack import Stack, Throughput, drop_topics, token
 
 
 async def run_router(
@@ -33,6 +33,7 @@ async def run_router(
         started = proc.resume(process)
         await wait_assigned(settings, count, timeout)
     assigned = await read_topic(stack.bootstrap, settings.topics.leads_assigned, count, 30)
+    await drop_topics(stack, settings.topic_prefix)
     captured_ids = {json.loads(record.value)["captured_event_id"] for record in assigned}
     if len(assigned) != count or len(captured_ids) != count:
         raise RuntimeError(

@@ -83,6 +83,17 @@ def attached_stack(bootstrap: str, database_url: str) -> Iterator[Stack]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def drop_topics(stack: Stack, prefix: str) -> None:
+    """Delete a finished phase's topics (named `prefix…`). The embedded broker keeps every
+    record in memory and serves all its topics more slowly the more it holds: (d)'s p99 at
+    980 leads/s was 116 and 120 ms with 300,000 records of an earlier run left in another
+    topic, 93 and 77 ms once that topic was deleted, 86 ms on a fresh broker. A phase must
+    not weigh on the ones after it."""
+    from baton_runtime.devstack.topics import delete_topics_with_prefix
+
+    await delete_topics_with_prefix(stack.bootstrap, prefix)
+
+
 def token(label: str) -> str:
     """A unique name part, so phases and runs never share topics, groups or schemas."""
     return f"b{label}{uuid.uuid4().hex[:8]}"

@@ -18,7 +18,7 @@ from bench.passthrough import run_passthrough
 from bench.records import captured_records
 from bench.router_run import run_router
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, Throughput, median_run, token
+from bench.stack import Stack, Throughput, drop_topics, median_run, token
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,14 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
 
     # (c) and (d) as deployed for scale: an HTTP-only replica takes the webhooks and a
     # consumer replica routes them (each scales on its own signal).
-    api = await _prepared(stack, "split", consumers_enabled=False)
-    async with router_process(api, stack.workdir / "api.log", "bench.serve"):
+    async with _http_only(stack, "split") as api:
         results.intake = await _intake(stack, api, params)
     say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
     # (d) on topics of its own, as every other phase, and its latency run on others again
-    # than its maximum's burst: the embedded broker keeps topics in memory and serves them
-    # more slowly as they grow (its CPU for the same traffic tripled once a topic held
-    # 60,000 records), so earlier phases' leads would weigh on the run after them.
+    # than its maximum's burst; each phase deletes its topics when done. The embedded
+    # broker keeps every record in memory and serves a topic more slowly as it grows (its
+    # CPU for the same traffic tripled once a topic held 60,000 records), and all topics
+    # more slowly as it holds more (`drop_topics`).
     async with _split_replicas(stack, "max") as api:
         results.end_to_end = await _maximum(stack, api, params)
     say(f"(d) end to end, split replicas: {results.end_to_end.per_second:,.0f} leads/s")
@@ -133,8 +133,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     say(f"(d) latency, split replicas: p99 {results.latency.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
-    single = await _prepared(stack, "single")
-    async with router_process(single, stack.workdir / "single.log", "bench.serve"):
+    async with _one_process(stack, "single") as single:
         results.intake_all_in_one = await _intake(stack, single, params)
     say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
     async with _one_process(stack, "single-max") as single:
@@ -160,30 +159,48 @@ async def _intake(stack: Stack, settings: RouterSettings, params: BenchParams) -
     )
 
 
-async def _prepared(stack: Stack, label: str, **overrides: Any) -> RouterSettings:
+@contextlib.asynccontextmanager
+async def _prepared(stack: Stack, label: str, **overrides: Any) -> AsyncIterator[RouterSettings]:
+    """A fresh router's settings, topics, schema and roster; its topics are deleted after
+    the phase (`drop_topics`)."""
     settings = router_settings(stack, token(label), **overrides)
     await prepare_router(settings)
-    return settings
+    try:
+        yield settings
+    finally:
+        await drop_topics(stack, settings.topic_prefix)
+
+
+@contextlib.asynccontextmanager
+async def _http_only(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
+    """A fresh router's HTTP-only replica (no consumers)."""
+    async with (
+        _prepared(stack, label, consumers_enabled=False) as api,
+        router_process(api, stack.workdir / f"{label}-api.log", "bench.serve"),
+    ):
+        yield api
 
 
 @contextlib.asynccontextmanager
 async def _split_replicas(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
     """A fresh router as deployed for scale: an HTTP-only replica takes the webhooks and a
     consumer replica routes them; the HTTP replica's settings."""
-    api = await _prepared(stack, label, consumers_enabled=False)
-    worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
-    async with (
-        router_process(api, stack.workdir / f"{label}-api.log", "bench.serve"),
-        router_process(worker, stack.workdir / f"{label}-worker.log"),
-    ):
-        yield api
+    async with _prepared(stack, label, consumers_enabled=False) as api:
+        worker = api.model_copy(update={"consumers_enabled": True, "http_port": free_port()})
+        async with (
+            router_process(api, stack.workdir / f"{label}-api.log", "bench.serve"),
+            router_process(worker, stack.workdir / f"{label}-worker.log"),
+        ):
+            yield api
 
 
 @contextlib.asynccontextmanager
 async def _one_process(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
     """A fresh router serving HTTP and consuming in one process."""
-    settings = await _prepared(stack, label)
-    async with router_process(settings, stack.workdir / f"{label}.log", "bench.serve"):
+    async with (
+        _prepared(stack, label) as settings,
+        router_process(settings, stack.workdir / f"{label}.log", "bench.serve"),
+    ):
         yield settings
 
 

@@ -10,12 +10,23 @@ from typing import Any
 # bench/ is not a workspace package: it is imported from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from bench import report
 from bench.latency import STAGES
 from bench.scale_out import run_scale_out
 from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
 from bench.suite import BenchParams, run_bench
+
+async def list_topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
 
 TINY = BenchParams(
     records=200,
@@ -31,8 +42,11 @@ TINY = BenchParams(
 async def test_the_quick_bench_produces_every_figure(
     embedded_postgres: Any, embedded_broker: Any, tmp_path: Path
 ) -> None:
+    topics_before = await list_topics(embedded_broker.bootstrap)
     with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
         results = await run_bench(stack, TINY)
+    # Each phase deleted its topics: the embedded broker slows with what it holds.
+    assert await list_topics(embedded_broker.bootstrap) == topics_before
     figures = report.summary(results, quick=True)
     written = report.write(figures, tmp_path / "latest.json")
 

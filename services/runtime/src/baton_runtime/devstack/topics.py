@@ -1,5 +1,6 @@
 """Topics for the embedded stack, the tests and the bench: create them (idempotent), wait
-until the broker's metadata lists them, read one back from the start."""
+until the broker's metadata lists them, read one back from the start, delete the ones a
+finished run left."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int = 3) -
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with `prefix`; the names deleted."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="baton-devstack")
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+        return names
     finally:
         await admin.close()
 
