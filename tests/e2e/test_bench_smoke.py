@@ -19,6 +19,7 @@ from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
 from bench.suite import BenchParams, run_bench
 
+
 async def list_topics(bootstrap: str) -> set[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
