@@ -79,6 +79,30 @@ async def test_redelivered_event_changes_nothing(make_settings) -> None:
     assert sorted(row[0] for row in rows) == sorted([record.event_id, *after])
 
 
+async def test_an_event_redelivered_between_new_ones_changes_nothing(make_settings) -> None:
+    # A redelivery in the middle of a running consumer, not only at its start: the new
+    # events beside it count once, the redelivered one not again.
+    settings = await start_echo(make_settings)
+    record = encode_event(
+        captured("lead-dup"), topic=settings.topics.leads_captured, source="/test"
+    )
+    await produce_raw(settings, record.key, record.value, record.headers)
+    async with running(create_app(settings)) as client:
+        await wait_ready(client)
+        await wait_for_rows(settings, 1)
+        new = await produce_leads(settings, ["lead-a"])
+        await wait_for_rows(settings, 2)
+        await produce_raw(settings, record.key, record.value, record.headers)
+        new += await produce_leads(settings, ["lead-b", "lead-c"])
+        await wait_for_rows(settings, 4)
+        await asyncio.sleep(0.5)
+        out = await read_topic(settings.kafka_bootstrap, settings.topics.leads_assigned, 5, 3)
+    rows = await query(settings, "SELECT captured_event_id FROM effects")
+    assert sorted(row[0] for row in rows) == sorted([record.event_id, *new])
+    emitted = [json.loads(r.value)["captured_event_id"] for r in out]
+    assert sorted(emitted) == sorted([record.event_id, *new])
+
+
 async def test_poison_records_go_to_dead_letter_and_partition_moves_on(make_settings) -> None:
     settings = await start_echo(make_settings, max_retries=1)
     good = encode_event(captured("same-key"), topic=settings.topics.leads_captured, source="/test")
