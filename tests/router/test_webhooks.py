@@ -137,6 +137,32 @@ async def test_rejected_requests_get_4xx_and_publish_nothing(make_settings) -> N
     assert [dict(r.headers)["ce_id"].decode() for r in published] == at_limit.json()["event_ids"]
 
 
+async def test_numbers_json_does_not_have_are_400_naming_them(make_settings) -> None:
+    # Python's JSON reader takes NaN and Infinity, and reads 1e400 as infinity; each was
+    # published as null, the lead silently changed, and answered 202.
+    lead = json.dumps({**LEAD, "custom": {"score": 0.5}})
+    bodies = {
+        number: lead.replace('"score": 0.5', f'"score": {number}')
+        for number in ("NaN", "-Infinity", "1e400")
+    }
+    async with router(make_settings) as (settings, client):
+        answers = {
+            name: await client.post(
+                "/webhooks/generic", content=body, headers={"content-type": "application/json"}
+            )
+            for name, body in bodies.items()
+        }
+        fine = await client.post("/webhooks/generic", content=lead.replace("0.5", "1.5e3"))
+        published = await read_topic(
+            settings.kafka_bootstrap, settings.topics.leads_captured, 2, timeout=2.0
+        )
+    for name, answer in answers.items():
+        assert answer.status_code == 400, answer.text
+        assert name in answer.json()["detail"], answer.text
+    assert fine.status_code == 202, fine.text
+    assert [dict(r.headers)["ce_id"].decode() for r in published] == fine.json()["event_ids"]
+
+
 async def test_email_of_the_wrong_type_is_422(make_settings) -> None:
     async with router(make_settings) as (_, client):
         answer = await client.post("/webhooks/generic", json={"person": {"email": 12345}})
