@@ -18,6 +18,11 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     # checkout, which was a third of a small consumer batch. A connection that died with
     # the server fails its first statement instead; SQLAlchemy then invalidates the whole
     # pool, the consumer retries the batch as an outage and HTTP answers 503 (retryable).
+    # Custom plans only: asyncpg keeps each statement prepared for the connection's life,
+    # and after five executions PostgreSQL may settle on a generic plan chosen on the
+    # tables as they were then. On a fresh (empty) database that was a sequential scan of
+    # the leads for every routing batch, growing with the table until the connection
+    # was recycled; planning each execution costs less than one such scan.
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -27,6 +32,7 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
             "server_settings": {
                 "search_path": settings.schema_name,
                 "application_name": f"baton-{settings.service_name}",
+                "plan_cache_mode": "force_custom_plan",
             },
             "timeout": 5,
             "command_timeout": 30,
