@@ -71,9 +71,10 @@ class CoalescingPublisher:
     async def _flush(self) -> None:
         """Deliver what is waiting, again and again until nothing is. One delivery at a
         time: what arrives while one is on its way goes in the next, and each key keeps
-        its order. Deliveries start at least the producer's linger apart, as a lingering
-        producer's batches would: under light load a fast broker would otherwise get a
-        request per webhook, and each costs it more than the records in it."""
+        its order. Deliveries start at least the linger apart (`request_linger_ms`), as a
+        lingering producer's batches would: a broker would otherwise get a request per
+        webhook, and each costs it more than the records in it. A request arriving after
+        a quiet spell is delivered at once."""
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:

@@ -57,6 +57,13 @@ class ServiceSettings(BaseSettings):
     # How long the producer waits to fill a batch. 5 ms is Kafka's own default since 4.0
     # (KIP-1030): fewer, fuller produce requests cost the broker far less per record.
     producer_linger_ms: int = 5
+    # How far apart an HTTP door's deliveries to the broker start (`CoalescingPublisher`):
+    # the records of requests arriving meanwhile go in one produce request, and each
+    # request's 202 waits for its delivery. A produce request costs the embedded broker
+    # about a millisecond of CPU whatever it holds: at 1,090 webhooks/s, 40 ms instead of
+    # 5 took its CPU per lead from 0.35 to 0.16 ms and the whole path's (HTTP, routing,
+    # broker, database) from 1.65 to 1.33 ms; the 202's p50 went from 10 to 28 ms.
+    request_linger_ms: int = 40
     # The least time between two offset commits: the ones queued meanwhile go together.
     # Records past the committed offset are redelivered after a crash and the inbox absorbs
     # them, so a short wait costs nothing but saves the broker a request per batch.
