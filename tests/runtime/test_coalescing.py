@@ -29,7 +29,7 @@ def _record(topic: str, key: str, n: int) -> OutgoingRecord:
 
 @asynccontextmanager
 async def _publisher(
-    embedded_broker: Any, topic: str, linger_ms: int = 5
+    embedded_broker: Any, topic: str, linger_ms: int = 5, batch_bytes: int = 1 << 20
 ) -> AsyncIterator[CoalescingPublisher]:
     await create_topics(embedded_broker.bootstrap, [topic])
     # A linger no test would wait out: a call that returns sooner did not linger.
@@ -39,7 +39,7 @@ async def _publisher(
     await producer.start()
     try:
         await producer.partitions_for(topic)
-        yield CoalescingPublisher(producer, linger_ms)
+        yield CoalescingPublisher(producer, linger_ms, batch_bytes)
     finally:
         await producer.stop()
 
@@ -99,6 +99,24 @@ async def test_deliveries_start_at_least_the_linger_apart(
         waited = time.monotonic() - started
 
     assert waited >= 0.25  # the second delivery waited out the rest of the linger
+
+
+async def test_a_delivery_goes_before_the_linger_once_enough_bytes_wait(
+    embedded_broker: Any, isolation: str
+) -> None:
+    topic = f"{isolation}.coalesce-full"
+    async with _publisher(embedded_broker, topic, linger_ms=3000, batch_bytes=100) as publisher:
+        await publisher.publish([_record(topic, "first", 0)], 10.0)
+        started = time.monotonic()
+        # 20 callers of about 10 bytes each: past 100 bytes, the linger is cut short.
+        await asyncio.gather(
+            *(publisher.publish([_record(topic, f"k{n}", n)], 10.0) for n in range(1, 21))
+        )
+        took = time.monotonic() - started
+
+    assert took < 1.5  # not the 3 s the linger alone would have waited
+    read = await read_topic(embedded_broker.bootstrap, topic, 21)
+    assert sorted(_n(record) for record in read) == list(range(21))
 
 
 async def test_a_refused_batch_fails_only_the_callers_with_records_in_it() -> None:

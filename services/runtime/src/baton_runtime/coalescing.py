@@ -12,6 +12,7 @@ fails the requests that had records in it, not the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -50,10 +51,13 @@ class _Waiter:
 
 
 class CoalescingPublisher:
-    def __init__(self, producer: AIOKafkaProducer, linger_ms: int) -> None:
+    def __init__(self, producer: AIOKafkaProducer, linger_ms: int, batch_bytes: int) -> None:
         self._producer = producer
         self._linger_s = linger_ms / 1000
+        self._batch_bytes = batch_bytes
         self._waiting: list[_Waiter] = []
+        self._waiting_bytes = 0
+        self._full = asyncio.Event()
         self._flushing: asyncio.Task[None] | None = None
 
     async def publish(self, records: Sequence[OutgoingRecord], timeout_s: float) -> None:
@@ -64,6 +68,9 @@ class CoalescingPublisher:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(records, loop.time() + timeout_s, loop.create_future())
         self._waiting.append(waiter)
+        self._waiting_bytes += sum(len(record.value) for record in records)
+        if self._waiting_bytes >= self._batch_bytes:
+            self._full.set()
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
         await waiter.delivered
@@ -73,15 +80,22 @@ class CoalescingPublisher:
         time: what arrives while one is on its way goes in the next, and each key keeps
         its order. Deliveries start at least the linger apart (`request_linger_ms`), as a
         lingering producer's batches would: a broker would otherwise get a request per
-        webhook, and each costs it more than the records in it. A request arriving after
-        a quiet spell is delivered at once."""
+        webhook, and each costs it more than the records in it. As with a producer's
+        `batch.size`, the wait ends early once `batch_bytes` of records are waiting: under
+        a burst the linger would otherwise cap a door at its concurrent requests per
+        linger. A request arriving after a quiet spell is delivered at once."""
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:
                 started = loop.time()
                 waiting, self._waiting = self._waiting, []
+                self._waiting_bytes = 0
+                self._full.clear()
                 await _deliver(self._producer, waiting)
-                await asyncio.sleep(started + self._linger_s - loop.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._full.wait(), started + self._linger_s - loop.time()
+                    )
         finally:
             self._flushing = None
 

@@ -85,7 +85,9 @@ class ServiceRuntime:
         self.engine: AsyncEngine = create_engine(settings)
         self.producer = create_producer(settings)
         # For HTTP doors: concurrent requests' records go to the broker together.
-        self.request_publisher = CoalescingPublisher(self.producer, settings.request_linger_ms)
+        self.request_publisher = CoalescingPublisher(
+            self.producer, settings.request_linger_ms, settings.request_batch_bytes
+        )
         recent = RecentRecords()
         self.outbox = Outbox(tables, settings.outbox_shards, recent)
         self.relay = OutboxRelay(
