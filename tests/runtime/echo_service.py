@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -29,8 +28,6 @@ class EchoSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ECHO_")  # the rest from the base
     service_name: ClassVar[str] = "echo"
     handler_delay_s: float = 0.0
-    handler_busy_s: float = 0.0
-    """Time the handler holds the event loop, as computing without yielding does."""
 
 
 metadata = MetaData()
@@ -66,8 +63,6 @@ def echo_handler(settings: EchoSettings):  # type: ignore[no-untyped-def]
     async def handle(batch: Batch) -> None:
         if settings.handler_delay_s:
             await asyncio.sleep(settings.handler_delay_s)
-        if settings.handler_busy_s:
-            time.sleep(settings.handler_busy_s)  # noqa: ASYNC251 - holds the loop on purpose
         rows = []
         for incoming in batch.events:
             lead = incoming.event

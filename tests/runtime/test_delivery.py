@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
-import threading
-import time
-from collections.abc import Iterator
 
-from aiokafka import AIOKafkaConsumer
 from echo_service import EchoSettings, create_app, prepare
 from helpers import captured, committed_total, produce_leads, produce_raw
 
@@ -67,60 +61,6 @@ async def test_offsets_are_committed_after_the_batch_without_waiting_for_more(
         await wait_for_rows(settings, 31)
     assert running_total == 30
     assert await committed_total(settings, topic) == 31
-
-
-async def test_a_committed_batch_is_readable_before_the_next_one_is_handled(
-    make_settings,
-) -> None:
-    # A handler computes without yielding (routing does, for milliseconds), and the relay
-    # shares its event loop: the batch just committed must not wait out the next one's.
-    settings = await start_echo(make_settings, batch_max_records=1, handler_busy_s=0.3)
-    # One key, one partition: the batches after the first are fetched with it and wait.
-    await produce_leads(settings, ["lead-1"] * 4)
-    with arrivals(settings.kafka_bootstrap, settings.topics.leads_assigned) as arrived:
-        async with running(create_app(settings)) as client:
-            await wait_ready(client)
-            await eventually(lambda: _count(arrived), lambda n: n == 4, 30)
-    # Each batch's assignment is readable before the next batch's handler holds the loop.
-    times = sorted(arrived.values())
-    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert min(gaps) >= 0.2
-
-
-@contextlib.contextmanager
-def arrivals(bootstrap: str, topic: str) -> Iterator[dict[str, float]]:
-    """When each captured event's assignment on `topic` was first read (monotonic seconds,
-    by captured event id), from the start of every partition. Read on a thread of its own:
-    a reader on the service's event loop would wait out the same handler."""
-    arrived: dict[str, float] = {}
-    stop = threading.Event()
-
-    async def read() -> None:
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=10
-        )
-        await consumer.start()
-        try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=50)
-                now = time.monotonic()
-                for records in batches.values():
-                    for record in records:
-                        arrived.setdefault(json.loads(record.value)["captured_event_id"], now)
-        finally:
-            await consumer.stop()
-
-    reader = threading.Thread(target=asyncio.run, args=(read(),))
-    reader.start()
-    try:
-        yield arrived
-    finally:
-        stop.set()
-        reader.join()
-
-
-async def _count(arrived: dict[str, float]) -> int:
-    return len(arrived)
 
 
 async def test_redelivered_event_changes_nothing(make_settings) -> None:

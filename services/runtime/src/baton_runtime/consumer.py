@@ -147,7 +147,7 @@ class EventConsumer:
         max_retries: int,
         retry_backoff_ms: int,
         commit_interval_ms: int,
-        publish_committed: Callable[[], Awaitable[None]],
+        on_outbox_committed: Callable[[], None],
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -168,7 +168,7 @@ class EventConsumer:
         self._max_retries = max_retries
         self._backoff = retry_backoff_ms / 1000
         self._commit_interval = commit_interval_ms / 1000
-        self._publish_committed = publish_committed  # the relay's pass, before the next batch
+        self._on_outbox_committed = on_outbox_committed  # wakes the relay
         self._wrote_outbox = False
         self._offsets: dict[TopicPartition, int] = {}
         """Next offsets whose records are committed in the database, not yet to the broker."""
@@ -304,7 +304,7 @@ class EventConsumer:
             await self._apply_with_retries(events)
         if self._wrote_outbox:
             # The rows are committed: publishing need not wait for the offset commit.
-            await self._publish_committed()
+            self._on_outbox_committed()
         self._queue_offsets(fetched.batches)
         self._count(fetched.batches)
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,9 +147,6 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
-        self._waiting: list[asyncio.Future[None]] = []
-        """Callers of `published`, until a pass that starts after their call has published."""
-        self._running = False
         self._stopping = False
         self._last_stats = 0.0
         self.last_progress = time.monotonic()
@@ -158,47 +154,19 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
-    async def published(self, timeout: float) -> None:
-        """Wake the relay and wait until a pass that starts after this call has published
-        its records (or found none, or failed), or `timeout` seconds. A consumer sharing the
-        relay's event loop calls this after its commit, before it routes the next batch:
-        routing runs for milliseconds without yielding, and each step of the pass that
-        publishes this batch waited behind it. The marks' commit need not be waited for:
-        it interleaves with the next batch's round trips."""
-        if not self._running:
-            return
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append(done)
-        self._wake.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(done, timeout)
-
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
-        self._running = True
-        try:
-            await self._passes()
-        finally:
-            self._running = False
-            self._release(self._waiting)
-
-    async def _passes(self) -> None:
         backoff = Backoff("outbox relay")
         while not self._stopping:
             self.last_progress = time.monotonic()
             # Cleared before the pass, not after: a commit that wakes us during the pass
             # (after its SELECT) must cause another pass, not wait for the next poll.
             self._wake.clear()
-            release = functools.partial(self._release, self._waiting)
-            self._waiting = []
             try:
-                try:
-                    published = await self.publish_pending(on_published=release)
-                finally:
-                    release()
+                published = await self.publish_pending()
                 await self._refresh_stats()
                 await self._prune()
                 backoff.reset()
@@ -210,16 +178,9 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
-    @staticmethod
-    def _release(waiting: list[asyncio.Future[None]]) -> None:
-        for done in waiting:
-            if not done.done():  # a caller that timed out cancelled its future
-                done.set_result(None)
-
-    async def publish_pending(self, on_published: Callable[[], None] | None = None) -> int:
+    async def publish_pending(self) -> int:
         """One pass: lock free shards, mark their oldest unsent rows, publish them in id
-        order, and commit the marks once the broker has them (`on_published` is called
-        then, before the commit)."""
+        order, and commit the marks once the broker has them."""
         async with self._engine.begin() as conn:
             await conn.execute(_PLAIN_INDEX_SCANS)
             marked = await conn.execute(
@@ -231,8 +192,6 @@ class OutboxRelay:
                 return 0
             records = await self._records_for(conn, due)
             await publish_now(self._producer, records)
-            if on_published is not None:
-                on_published()
         self._metrics.outbox_published.labels(self._metrics.service).inc(len(due))
         return len(due)
 

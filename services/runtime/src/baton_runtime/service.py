@@ -58,9 +58,6 @@ class BackgroundLoop(Protocol):
 
 
 RELAY = "outbox-relay"
-# How long a consumer waits for the relay to publish its committed batch before it goes on
-# (a broker that does not answer must not stop consumption for its whole request timeout).
-PUBLISH_WAIT_S = 1.0
 
 ConsumerFactory = Callable[["ServiceRuntime"], Sequence[ConsumerSpec]]
 StartupHook = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -160,11 +157,8 @@ class ServiceRuntime:
             max_retries=settings.max_retries,
             retry_backoff_ms=settings.retry_backoff_ms,
             commit_interval_ms=settings.offset_commit_interval_ms,
-            publish_committed=self._publish_committed,
+            on_outbox_committed=self.relay.wake,
         )
-
-    async def _publish_committed(self) -> None:
-        await self.relay.published(timeout=PUBLISH_WAIT_S)
 
     async def start(self, specs: Sequence[ConsumerSpec]) -> None:
         tune_garbage_collector(self.settings.gc_gen0_threshold)
