@@ -15,7 +15,7 @@ from bench.intake import IntakeResult
 from bench.latency import EndToEndResult, LatencyResult, percentile
 from bench.loadgen import LoadResult
 from bench.stack import Throughput
-from bench.suite import BenchResults, median_by_p99
+from bench.suite import CALIBRATION_STEPS, BenchResults, median_by_p99
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -110,6 +110,10 @@ def summary(results: BenchResults, quick: bool) -> dict[str, Any]:
             "platform": platform.platform(),
             "python": sys.version.split()[0],
             "cpu_busy_before_start": round(results.busy_before, 3),
+            "calibration_loop_ms": [
+                round(results.calibration_ms_before, 1),
+                round(results.calibration_ms_after, 1),
+            ],
             "loadavg_before": [round(x, 2) for x in results.loadavg_before],
             "loadavg_after": [round(x, 2) for x in results.loadavg_after],
         },
@@ -192,7 +196,9 @@ def table(figures: dict[str, Any]) -> str:
     lines = [
         f"Baton bench ({figures['mode']}), {figures['date']}, nproc {machine['nproc']}, "
         f"CPU busy before start {machine['cpu_busy_before_start']:.0%}, load average "
-        f"{machine['loadavg_before'][0]} -> {machine['loadavg_after'][0]}",
+        f"{machine['loadavg_before'][0]} -> {machine['loadavg_after'][0]}, "
+        f"calibration loop (one core, {CALIBRATION_STEPS:,} steps) "
+        f"{machine['calibration_loop_ms'][0]:.0f} -> {machine['calibration_loop_ms'][1]:.0f} ms",
         f"records: {params['records']} captured leads, {params['record_bytes_mean']} bytes "
         f"each on average, 3 partitions; (a) and (b): median of {params['repeats']} run(s)",
         "",

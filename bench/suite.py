@@ -65,6 +65,8 @@ class BenchResults:
     latency_all_in_one_runs: list[LatencyResult] = field(default_factory=list)
     record_bytes: float = 0.0
     busy_before: float = 0.0
+    calibration_ms_before: float = 0.0
+    calibration_ms_after: float = 0.0
     loadavg_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     loadavg_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     seconds: float = 0.0
@@ -114,8 +116,27 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return (busy1 - busy0) / max(1, total1 - total0)
 
 
+CALIBRATION_STEPS = 2_000_000
+
+
+def calibration_ms(repeats: int = 3) -> float:
+    """How long one core takes for a fixed loop of Python bytecode (the fastest of
+    `repeats`): this machine's speed drifts by as much as the effects the bench measures
+    (the same loop took 0.68 s and 1.22 s on one day), so runs are compared with it."""
+    fastest = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for step in range(CALIBRATION_STEPS):
+            total += step
+        fastest = min(fastest, time.perf_counter() - started)
+    return fastest * 1000
+
+
 async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     results = BenchResults(params=params, loadavg_before=os.getloadavg())
+    results.calibration_ms_before = calibration_ms()
+    say(f"calibration loop: {results.calibration_ms_before:.0f} ms")
     started = time.monotonic()
     records = captured_records(params.records, "leads.captured", token("lead"))
     results.record_bytes = sum(len(r.value) for r in records) / len(records)
@@ -161,6 +182,7 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
         results.latency_all_in_one_runs.append(run)
         say(f"(d) latency, one process: p99 {run.percentile(99):.1f} ms")
     results.loadavg_after = os.getloadavg()
+    results.calibration_ms_after = calibration_ms()
     results.seconds = time.monotonic() - started
     return results
 

@@ -76,6 +76,7 @@ async def test_the_quick_bench_produces_every_figure(
         assert set(stages) == set(STAGES)
         assert all(0 < stage["p50_ms"] <= stage["p99_ms"] for stage in stages.values()), stages
     assert set(figures["targets"]) == {"router_ratio", "intake_ratio", "latency_p99_ms"}
+    assert all(ms > 0 for ms in figures["machine"]["calibration_loop_ms"])
     table = report.table(figures)
     assert "(d) max webhook -> assignment, split replicas" in table
     assert "(d) 202 -> assignment readable, split replicas" in table
