@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from baton_router.config import RouterSettings
 from bench.loadgen import LoadResult, LoadSpec, run_load
 from bench.router_setup import GENERIC_SECRET
-from bench.serve import NOOP_PATH
+from bench.serve import NOOP_PATH, WEBHOOK_PATH
 from bench.stack import Stack, median_run, token
-
-WEBHOOK_PATH = "/webhooks/generic"
 
 
 @dataclass

@@ -22,8 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from baton_router.config import RouterSettings
 from bench.gcpause import collector_paused
-from bench.intake import WEBHOOK_PATH, load_spec
+from bench.intake import load_spec
 from bench.loadgen import LoadResult, run_load
+from bench.serve import WEBHOOK_PATH
 from bench.stack import Stack
 
 

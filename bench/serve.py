@@ -11,6 +11,7 @@ import sys
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.routing import Match
 
 from baton_router.config import RouterSettings
 from baton_router.main import MIGRATIONS, create_app
@@ -18,6 +19,7 @@ from baton_runtime.cli import run_service_cli
 from baton_runtime.settings import ServiceSettings
 
 NOOP_PATH = "/bench/noop"
+WEBHOOK_PATH = "/webhooks/generic"
 
 
 async def noop(request: Request) -> JSONResponse:
@@ -26,10 +28,26 @@ async def noop(request: Request) -> JSONResponse:
 
 
 def app_with_noop(settings: ServiceSettings) -> FastAPI:
+    """The router's app with the no-op route tried just before the webhook routes. A
+    request's path is matched against every route listed before its own; appended after
+    all the routers, the no-op paid 46 us more per request than a webhook for that (a
+    fifth of its whole time), which made the ceiling lower and (c)'s ratio higher."""
     assert isinstance(settings, RouterSettings)
     app = create_app(settings)
     app.add_api_route(NOOP_PATH, noop, methods=["POST"], status_code=202)
+    noop_route = app.router.routes.pop()
+    app.router.routes.insert(route_position(app, WEBHOOK_PATH), noop_route)
     return app
+
+
+def route_position(app: FastAPI, path: str) -> int:
+    """The index of the first of `app`'s routes that takes `POST path`."""
+    scope = {"type": "http", "method": "POST", "path": path, "root_path": "", "headers": []}
+    for index, route in enumerate(app.router.routes):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return index
+    raise LookupError(f"no route takes POST {path}")
 
 
 def main() -> int:

@@ -11,13 +11,14 @@ from typing import Any
 
 from baton_router.config import RouterSettings
 from baton_runtime.devstack.ports import free_port
-from bench.intake import WEBHOOK_PATH, IntakeResult, load_spec, measure_intake
+from bench.intake import IntakeResult, load_spec, measure_intake
 from bench.latency import EndToEndResult, LatencyResult, measure_end_to_end, measure_latency
 from bench.loadgen import run_load
 from bench.passthrough import run_passthrough
 from bench.records import captured_records
 from bench.router_run import run_router
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
+from bench.serve import WEBHOOK_PATH
 from bench.stack import Stack, Throughput, drop_topics, median_run, token
 
 
