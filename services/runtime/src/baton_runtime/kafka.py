@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from baton_runtime.partitioning import KeyPartitioner
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
 
@@ -23,6 +23,7 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         linger_ms=settings.producer_linger_ms,
         request_timeout_ms=10_000,
         max_batch_size=256 * 1024,
+        partitioner=KeyPartitioner(),
     )
 
 
@@ -71,7 +72,7 @@ async def queue_closed_batches(
     """Hand `records` to the producer as closed batches, one per partition (several when
     a partition's records fill more than one); for each record, the future of its batch's
     acknowledgement. Returns once every batch is queued; acknowledgements come later."""
-    partitioner = DefaultPartitioner()
+    partitioner = KeyPartitioner()
     partitions: dict[str, list[int]] = {}
     open_batches: dict[TopicPartition, tuple[BatchBuilder, list[int]]] = {}
     acks: list[asyncio.Future[Any] | None] = [None] * len(records)

@@ -43,11 +43,12 @@ class SignedRequest:
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name, without the optional whitespace around it."""
         wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                value = value.strip(" \t")
-                return value or None
-        return None
+        value = self.headers.get(wanted)  # a server's headers come with lower-case names
+        if value is None:
+            value = next((v for key, v in self.headers.items() if key.lower() == wanted), None)
+        if value is None:
+            return None
+        return value.strip(" \t") or None
 
     def require(self, name: str) -> str:
         value = self.header(name)

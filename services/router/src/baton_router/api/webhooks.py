@@ -9,13 +9,14 @@ event ids), else 202 with the event ids and lead keys.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from baton_router.api.body import body_digest, event_id, parse_form
 from baton_router.api.receipts import FirstReceipts, delivery_key
@@ -128,6 +129,76 @@ def _reject(status: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
 
+def checked_delivery(
+    source: str,
+    handler: Source,
+    secrets: Sequence[str],
+    request: Request,
+    body: bytes,
+    receipts: FirstReceipts,
+    event_source: str,
+    config: RouterSettings,
+) -> Response | tuple[list[OutgoingRecord], bytes]:
+    """A delivery's records and its 202's body, or the response refusing it.
+
+    A function of its own so that everything built on the way (the parsed payload, the
+    leads, the signed request) is gone before the request waits on the broker. Under load
+    ~100 requests wait at once, and what each keeps alive is evicted from the CPU's caches
+    by the others: an `await` that suspends cost 45-60 us with 96 requests in flight and
+    5-9 us with one (measured in-process)."""
+    text = require_utf8(body)
+    now = datetime.now(UTC)
+    signed = SignedRequest(
+        method=request.method,
+        url=request_url(request, config.public_base_url),
+        headers=request_headers(request),
+        body=body,
+        now=now,
+        tolerance_s=config.webhook_tolerance_s,
+    )
+    try:
+        declared = handler.verify(signed, secrets)
+    except SignatureError as exc:
+        log.warning("webhook rejected", source=source, reason=exc.reason)
+        return _reject(401, exc.reason)
+
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if handler.accepts_form and content_type == FORM:
+        payload: Any = parse_form(text)
+    else:
+        payload = parse_json(text)
+        refuse_nul(text, payload)
+    too_many = f"a delivery holds at most {MAX_EVENTS} events"
+    if isinstance(payload, list) and len(payload) > MAX_EVENTS:
+        return _reject(413, too_many)
+    digest = body_digest(body)
+    received_at = receipts.received_at(delivery_key(source, digest), now)
+    try:
+        leads = handler.normalise(payload, received_at)
+    except NormalisationError as exc:
+        log.info("webhook payload rejected", source=source, fields=exc.fields)
+        return _reject(422, str(exc), fields=exc.fields)
+    if len(leads) > MAX_EVENTS:
+        return _reject(413, too_many)
+
+    topic = config.topics.leads_captured
+    records = [
+        encode_event(
+            captured.lead,
+            topic=topic,
+            source=event_source,
+            event_id=event_id(source, digest, declared, index, captured.dedupe),
+        )
+        for index, captured in enumerate(leads)
+    ]
+    accepted = {
+        "event_ids": [record.event_id for record in records],
+        "lead_keys": [captured.lead.lead_key for captured in leads],
+    }
+    # Rendered by pydantic-core: JSONResponse's json.dumps took twice as long.
+    return records, to_json(accepted)
+
+
 def webhook_router(settings: RouterSettings) -> APIRouter:
     """The intake routes. The sources are built (and the secrets and Marketo mapping
     checked) now, so a bad configuration stops the service at start."""
@@ -137,7 +208,7 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
 
     known = sorted(sources)
 
-    async def receive(source: str, request: Request) -> JSONResponse:
+    async def receive(source: str, request: Request) -> Response:
         runtime = runtime_of(request)
         config: RouterSettings = request.app.state.settings
         handler = sources.get(source)
@@ -147,60 +218,21 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
         if not secrets:
             log.warning("webhook rejected", source=source, reason="no secret configured")
             return _reject(401, "no secret configured for source")
-
-        body = await read_limited(request, config.max_body_bytes)
-        text = require_utf8(body)
-        now = datetime.now(UTC)
-        signed = SignedRequest(
-            method=request.method,
-            url=request_url(request, config.public_base_url),
-            headers=request_headers(request),
-            body=body,
-            now=now,
-            tolerance_s=config.webhook_tolerance_s,
+        outcome = checked_delivery(
+            source,
+            handler,
+            secrets,
+            request,
+            await read_limited(request, config.max_body_bytes),
+            receipts,
+            runtime.source,
+            config,
         )
-        try:
-            declared = handler.verify(signed, secrets)
-        except SignatureError as exc:
-            log.warning("webhook rejected", source=source, reason=exc.reason)
-            return _reject(401, exc.reason)
-
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if handler.accepts_form and content_type == FORM:
-            payload: Any = parse_form(text)
-        else:
-            payload = parse_json(text)
-            refuse_nul(text, payload)
-        too_many = f"a delivery holds at most {MAX_EVENTS} events"
-        if isinstance(payload, list) and len(payload) > MAX_EVENTS:
-            return _reject(413, too_many)
-        digest = body_digest(body)
-        received_at = receipts.received_at(delivery_key(source, digest), now)
-        try:
-            leads = handler.normalise(payload, received_at)
-        except NormalisationError as exc:
-            log.info("webhook payload rejected", source=source, fields=exc.fields)
-            return _reject(422, str(exc), fields=exc.fields)
-        if len(leads) > MAX_EVENTS:
-            return _reject(413, too_many)
-
-        records: list[OutgoingRecord] = [
-            encode_event(
-                captured.lead,
-                topic=config.topics.leads_captured,
-                source=runtime.source,
-                event_id=event_id(source, digest, declared, index, captured.dedupe),
-            )
-            for index, captured in enumerate(leads)
-        ]
+        if isinstance(outcome, Response):
+            return outcome
+        records, answer = outcome
         await publish_or_503(runtime.request_publisher, records, config.publish_timeout_s)
-        return JSONResponse(
-            {
-                "event_ids": [record.event_id for record in records],
-                "lead_keys": [captured.lead.lead_key for captured in leads],
-            },
-            status_code=202,
-        )
+        return Response(answer, status_code=202, media_type="application/json")
 
     # One documented route per source, so its OpenAPI entry says what it takes; the rest of
     # /webhooks/... is the same handler, undocumented, answering 404 for a source not known.
@@ -226,9 +258,9 @@ def webhook_router(settings: RouterSettings) -> APIRouter:
 
 
 def _for_source(
-    receive: Callable[[str, Request], Awaitable[JSONResponse]], source: str
-) -> Callable[[Request], Awaitable[JSONResponse]]:
-    async def receive_source(request: Request) -> JSONResponse:
+    receive: Callable[[str, Request], Awaitable[Response]], source: str
+) -> Callable[[Request], Awaitable[Response]]:
+    async def receive_source(request: Request) -> Response:
         return await receive(source, request)
 
     return receive_source
