@@ -11,7 +11,10 @@ from baton_router.api.body import DELIVERY_NAMESPACE, event_id, uuid5_text
 def test_uuid5_text_is_the_standard_librarys_uuid5() -> None:
     rng = random.Random(5)
     names = ["", "a", "généric:id:ü", "generic:body:" + "f" * 64 + ":0"]
-    names += ["".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(rng.randrange(80))) for _ in range(500)]
+    names += [
+        "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(rng.randrange(80)))
+        for _ in range(500)
+    ]
     for namespace in (DELIVERY_NAMESPACE, uuid.NAMESPACE_DNS, uuid.uuid4()):
         for name in names:
             assert uuid5_text(namespace, name) == str(uuid.uuid5(namespace, name)), name
