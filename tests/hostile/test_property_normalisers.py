@@ -68,10 +68,11 @@ from baton_router.domain.sources import (
     NormalisationError,
     build_sources,
     canonical,
+    generic,
     load_mapping,
 )
 from baton_router.domain.sources.marketo import MarketoSource
-from baton_runtime.http_body import parse_json, require_utf8
+from baton_runtime.http_body import parse_json, refuse_nul, require_utf8
 from baton_schemas import CrmFeedback, LeadCaptured, encode_event
 from baton_schemas.envelope import DecodedEvent, EnvelopeError, decode_record, parse_data
 
@@ -231,6 +232,29 @@ def test_the_intake_pipeline_refuses_with_4xx_or_publishes(source: str) -> None:
             check_error(payload, error)
         else:
             check_published(source, leads)
+
+    run()
+
+
+def test_a_generic_body_read_straight_is_the_careful_ways_lead() -> None:
+    """The generic door reads a well-formed body straight from its bytes
+    (`generic.read_json`); for any body, that gives the event the careful way (`parse_json`,
+    then `normalise`) gives, or leaves the body to it."""
+    assert generic.read_json(json.dumps(GENERIC_FULL).encode(), RECEIVED) is not None
+
+    @PROPERTY
+    @given(bodies("generic"))
+    def run(body: bytes) -> None:
+        fast = generic.read_json(body, RECEIVED)
+        if fast is None:
+            return
+        text = require_utf8(body)
+        payload = parse_json(text)
+        refuse_nul(text, payload)
+        slow = SOURCES["generic"].normalise(payload, RECEIVED)
+        assert [json.loads(c.event_json()) for c in fast] == [
+            json.loads(c.event_json()) for c in slow
+        ]
 
     run()
 

@@ -78,7 +78,9 @@ def encode_event(
     event_id: str | None = None,
     time: datetime | None = None,
     traceparent: str | None = None,
+    data: bytes | None = None,
 ) -> OutgoingRecord:
+    """`event` as a record; `data` is its JSON when the caller has written it already."""
     event_id = event_id or str(uuid.uuid4())
     headers: Headers = [
         ("ce_id", event_id.encode()),
@@ -92,7 +94,7 @@ def encode_event(
     return OutgoingRecord(
         topic=topic,
         key=event.record_key.encode(),
-        value=event.__pydantic_serializer__.to_json(event),  # model_dump_json's bytes
+        value=data if data is not None else event.__pydantic_serializer__.to_json(event),
         headers=headers,
         event_id=event_id,
     )

@@ -50,6 +50,7 @@ MAX_EVENTS = 1000
 """Most events (a HubSpot array's items) or leads one delivery may carry. HubSpot sends at
 most 100 a request; a bigger batch, even within the byte limit, is refused whole before it
 is normalised or published, rather than held up in one request."""
+TOO_MANY = f"a delivery holds at most {MAX_EVENTS} events"
 
 
 def webhook_sources(settings: RouterSettings) -> dict[str, Source]:
@@ -162,24 +163,24 @@ def checked_delivery(
         log.warning("webhook rejected", source=source, reason=exc.reason)
         return _reject(401, exc.reason)
 
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if handler.accepts_form and content_type == FORM:
-        payload: Any = parse_form(text)
-    else:
-        payload = parse_json(text)
-        refuse_nul(text, payload)
-    too_many = f"a delivery holds at most {MAX_EVENTS} events"
-    if isinstance(payload, list) and len(payload) > MAX_EVENTS:
-        return _reject(413, too_many)
     digest = body_digest(body)
     received_at = receipts.received_at(delivery_key(source, digest), now)
-    try:
-        leads = handler.normalise(payload, received_at)
-    except NormalisationError as exc:
-        log.info("webhook payload rejected", source=source, fields=exc.fields)
-        return _reject(422, str(exc), fields=exc.fields)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    form = handler.accepts_form and content_type == FORM
+    leads = None if form else handler.read_json(body, received_at)
+    if leads is None:
+        payload: Any = parse_form(text) if form else parse_json(text)
+        if not form:
+            refuse_nul(text, payload)
+        if isinstance(payload, list) and len(payload) > MAX_EVENTS:
+            return _reject(413, TOO_MANY)
+        try:
+            leads = handler.normalise(payload, received_at)
+        except NormalisationError as exc:
+            log.info("webhook payload rejected", source=source, fields=exc.fields)
+            return _reject(422, str(exc), fields=exc.fields)
     if len(leads) > MAX_EVENTS:
-        return _reject(413, too_many)
+        return _reject(413, TOO_MANY)
 
     topic = config.topics.leads_captured
     records = [
@@ -188,6 +189,7 @@ def checked_delivery(
             topic=topic,
             source=event_source,
             event_id=event_id(source, digest, declared, index, captured.dedupe),
+            data=captured.event_json(),
         )
         for index, captured in enumerate(leads)
     ]

@@ -58,6 +58,11 @@ class Source(Protocol):
         """The leads in a payload (possibly none); NormalisationError names a bad field."""
         ...
 
+    def read_json(self, body: bytes, received_at: datetime) -> list[Captured] | None:
+        """The leads of a JSON body read without parsing it first, when the source has a
+        way to and the body is well-formed; None: parse it and `normalise` the payload."""
+        ...
+
 
 @dataclass(frozen=True)
 class ModuleSource:
@@ -65,12 +70,16 @@ class ModuleSource:
     verify_fn: Callable[[SignedRequest, Sequence[str]], str | None]
     normalise_fn: Callable[[Any, datetime], list[Captured]]
     accepts_form: bool = False
+    read_json_fn: Callable[[bytes, datetime], list[Captured] | None] | None = None
 
     def verify(self, request: SignedRequest, secrets: Sequence[str]) -> str | None:
         return self.verify_fn(request, secrets)
 
     def normalise(self, payload: Any, received_at: datetime) -> list[Captured]:
         return self.normalise_fn(payload, received_at)
+
+    def read_json(self, body: bytes, received_at: datetime) -> list[Captured] | None:
+        return self.read_json_fn(body, received_at) if self.read_json_fn else None
 
 
 def build_sources(marketo_mapping: str | MarketoMapping | None = None) -> dict[str, Source]:
@@ -81,7 +90,9 @@ def build_sources(marketo_mapping: str | MarketoMapping | None = None) -> dict[s
         else load_mapping(marketo_mapping)
     )
     return {
-        "generic": ModuleSource(generic.NAME, generic.verify, generic.normalise),
+        "generic": ModuleSource(
+            generic.NAME, generic.verify, generic.normalise, read_json_fn=generic.read_json
+        ),
         "hubspot": ModuleSource(hubspot.NAME, hubspot.verify, hubspot.normalise),
         "marketo": marketo.source(mapping),
         "mautic": ModuleSource(mautic.NAME, mautic.verify, mautic.normalise),

@@ -108,10 +108,25 @@ def fingerprint(value: Any) -> str:
 @dataclass(frozen=True)
 class Captured:
     """One lead out of a delivery. `dedupe` is a key that is the same whenever the platform
-    redelivers this lead (None: the delivery id or the body hash, plus the position)."""
+    redelivers this lead (None: the delivery id or the body hash, plus the position).
+    `raw_json` is the payload's JSON as received when the lead was read without parsing
+    it into Python values (`lead.raw` is then None): the event carries it as its `raw`."""
 
     lead: LeadCaptured
     dedupe: str | None = None
+    raw_json: bytes | None = None
+
+    def event_json(self) -> bytes:
+        """The `baton.lead.captured.v1` data, as `encode_event` would write it."""
+        data = self.lead.__pydantic_serializer__.to_json(self.lead)
+        if self.raw_json is None:
+            return data
+        if not data.endswith(_RAW_LEFT_OUT):  # `raw` is the model's last field
+            raise AssertionError("a captured lead's JSON no longer ends with its raw payload")
+        return data[: -len(b"null}")] + self.raw_json + b"}"
+
+
+_RAW_LEFT_OUT = b'"raw":null}'
 
 
 # Conversions ------------------------------------------------------------------------------
