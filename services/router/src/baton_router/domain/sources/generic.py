@@ -58,15 +58,15 @@ def read_json(body: bytes, received_at: datetime) -> list[Captured] | None:
         sent = _sent_lead_model().model_validate_json(body)
     except ValidationError:
         return None
-    if not _all_finite(sent):
+    values = sent.__dict__  # the model is built at run time: its fields have no static types
+    if not _all_finite(values):
         return None
-    person = sent.__dict__["person"]
-    key = sent.__dict__["lead_key"] or lead_key_for(
-        person.email, NAME, sent.__dict__["source_record_id"]
+    key = values["lead_key"] or lead_key_for(
+        values["person"].email, NAME, values["source_record_id"]
     )
     if key is None:
         return None
-    fields = {**sent.__dict__, "lead_key": key, "source": NAME, "received_at": received_at}
+    fields = {**values, "lead_key": key, "source": NAME, "received_at": received_at}
     try:
         lead = LeadCaptured.model_validate(fields)  # the parts are validated models already
     except ValidationError:
@@ -92,14 +92,14 @@ def _sent_lead_model() -> type[BaseModel]:
     return model
 
 
-def _all_finite(sent: BaseModel) -> bool:
+def _all_finite(values: dict[str, Any]) -> bool:
     """Whether the lead's numbers are finite: pydantic reads `NaN`, `Infinity` and `1e400`
     as floats, which `parse_json` refuses. These are the canonical lead's float fields
     (a test derives them from the JSON Schema)."""
-    revenue = sent.__dict__["company"].annual_revenue
+    revenue = values["company"].annual_revenue
     if revenue is not None and not math.isfinite(revenue):
         return False
-    custom = sent.__dict__["custom"]
+    custom = values["custom"]
     return all(math.isfinite(value) for value in custom.values() if isinstance(value, float))
 
 
