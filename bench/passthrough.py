@@ -23,7 +23,7 @@ from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
-from bench.stack import Stack, Throughput, drop_topics, token
+from bench.stack import Stack, Throughput, checkpoint, drop_topics, token
 
 
 class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -95,6 +95,7 @@ async def run_passthrough(stack: Stack, records: list[OutgoingRecord], batch: in
     source, target = f"{run}.leads.captured", f"{run}.leads.copied"
     await create_topics(stack.bootstrap, [source, target])
     await wait_for_topics(stack.bootstrap, [source, target])
+    await checkpoint(stack)
     log_file = stack.workdir / f"{run}.log"
     args = ["-m", "bench.passthrough", "--bootstrap", stack.bootstrap, "--source", source]
     args += ["--target", target, "--group", run, "--count", str(len(records))]

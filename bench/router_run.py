@@ -16,7 +16,7 @@ from baton_schemas import OutgoingRecord
 from bench import proc
 from bench.records import produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
-from bench.stack import Stack, Throughput, drop_topics, token
+from bench.stack import Stack, Throughput, checkpoint, phase_finished, token
 
 
 async def run_router(
@@ -25,6 +25,7 @@ async def run_router(
     run = token("route")
     settings = router_settings(stack, run, batch_max_records=batch_max_records)
     await prepare_router(settings)
+    await checkpoint(stack)
     count = len(records)
     log_file = stack.workdir / f"{run}.log"
     async with router_process(settings, log_file) as process:
@@ -33,7 +34,7 @@ async def run_router(
         started = proc.resume(process)
         await wait_assigned(settings, count, timeout)
     assigned = await read_topic(stack.bootstrap, settings.topics.leads_assigned, count, 30)
-    await drop_topics(stack, settings.topic_prefix)
+    await phase_finished(stack, settings)
     captured_ids = {json.loads(record.value)["captured_event_id"] for record in assigned}
     if len(assigned) != count or len(captured_ids) != count:
         raise RuntimeError(

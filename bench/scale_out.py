@@ -37,7 +37,7 @@ from bench import proc
 from bench.records import captured_records, produce_records
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
 from bench.sla_timer import assignment_records, prepare_monitor, take_in_then_fire
-from bench.stack import Stack, drop_topics, embedded_stack, token
+from bench.stack import Stack, embedded_stack, phase_finished, token
 
 RESULTS = Path(__file__).parent / "results" / "scale_out.json"
 GROUP_SETTLE_S = 6.0  # the consumer group's rebalance after the last replica joined
@@ -110,7 +110,7 @@ async def route_with_replicas(stack: Stack, replicas: int, count: int) -> dict[s
         async with httpx.AsyncClient(timeout=5) as client:
             texts = await scraper.texts(client)
     assigned = await read_topic(stack.bootstrap, settings.topics.leads_assigned, count, 60)
-    await drop_topics(stack, settings.topic_prefix)
+    await phase_finished(stack, settings)
     leads = {json.loads(record.value)["captured_event_id"] for record in assigned}
     finished = max(record.timestamp for record in assigned) / 1000
     processed = [
@@ -154,7 +154,7 @@ async def fire_with_replicas(
         taken_in, events = await take_in_then_fire(stack, settings, count, started, due, target_s)
         async with httpx.AsyncClient(timeout=5) as client:
             texts = [(await client.get(f"{base_url(c)}/metrics")).text for c in copies]
-    await drop_topics(stack, settings.topic_prefix)
+    await phase_finished(stack, settings)
     breaches = [r for r in events if dict(r.headers)["ce_type"] == b"baton.sla.breached.v1"]
     deadlines = {json.loads(record.value)["deadline_id"] for record in breaches}
     fired = [

@@ -94,6 +94,38 @@ async def drop_topics(stack: Stack, prefix: str) -> None:
     await delete_topics_with_prefix(stack.bootstrap, prefix)
 
 
+async def drop_schema(stack: Stack, schema: str) -> None:
+    """Drop a finished phase's schema. Left in place, its tables' tens of thousands of new
+    rows are vacuumed and analysed by autovacuum some seconds later, in the middle of the
+    next phase: at 800 leads/s, (d) after two (b) runs had autovacuum on (b)'s tables
+    throughout, and a p99 of 132 and 182 ms against 77-87 ms on a fresh database."""
+    await _execute(stack, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def checkpoint(stack: Stack) -> None:
+    """Checkpoint now, before a phase's clock starts: the write-ahead log of the phases
+    before it is otherwise checkpointed during it, when it passes max_wal_size."""
+    await _execute(stack, "CHECKPOINT")
+
+
+async def phase_finished(stack: Stack, settings: ServiceSettings) -> None:
+    """Remove what a finished phase leaves behind: its topics and its schema."""
+    await drop_topics(stack, settings.topic_prefix)
+    await drop_schema(stack, settings.schema_name)
+
+
+async def _execute(stack: Stack, sql: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(stack.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 def token(label: str) -> str:
     """A unique name part, so phases and runs never share topics, groups or schemas."""
     return f"b{label}{uuid.uuid4().hex[:8]}"

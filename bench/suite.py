@@ -19,7 +19,7 @@ from bench.records import captured_records
 from bench.router_run import run_router
 from bench.router_setup import prepare_router, router_process, router_settings, wait_assigned
 from bench.serve import WEBHOOK_PATH
-from bench.stack import Stack, Throughput, drop_topics, median_run, token
+from bench.stack import Stack, Throughput, checkpoint, median_run, phase_finished, token
 
 
 @dataclass(frozen=True)
@@ -201,14 +201,15 @@ async def _intake(stack: Stack, settings: RouterSettings, params: BenchParams) -
 
 @contextlib.asynccontextmanager
 async def _prepared(stack: Stack, label: str, **overrides: Any) -> AsyncIterator[RouterSettings]:
-    """A fresh router's settings, topics, schema and roster; its topics are deleted after
-    the phase (`drop_topics`)."""
+    """A fresh router's settings, topics, schema and roster, checkpointed before the phase;
+    its topics and schema are dropped after it (`phase_finished`)."""
     settings = router_settings(stack, token(label), **overrides)
     await prepare_router(settings)
+    await checkpoint(stack)
     try:
         yield settings
     finally:
-        await drop_topics(stack, settings.topic_prefix)
+        await phase_finished(stack, settings)
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import report
 from bench.latency import STAGES
@@ -18,6 +20,16 @@ from bench.scale_out import run_scale_out
 from bench.sla_timer import run_timer_bench
 from bench.stack import attached_stack
 from bench.suite import BenchParams, run_bench
+
+
+async def list_schemas(database_url: str) -> set[str]:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT nspname FROM pg_namespace"))
+            return {name for (name,) in rows}
+    finally:
+        await engine.dispose()
 
 
 async def list_topics(bootstrap: str) -> set[str]:
@@ -44,10 +56,13 @@ async def test_the_quick_bench_produces_every_figure(
     embedded_postgres: Any, embedded_broker: Any, tmp_path: Path
 ) -> None:
     topics_before = await list_topics(embedded_broker.bootstrap)
+    schemas_before = await list_schemas(embedded_postgres.url)
     with attached_stack(embedded_broker.bootstrap, embedded_postgres.url) as stack:
         results = await run_bench(stack, TINY)
-    # Each phase deleted its topics: the embedded broker slows with what it holds.
+    # Each phase deleted its topics (the embedded broker slows with what it holds) and
+    # dropped its schema (autovacuum would work through its tables during later phases).
     assert await list_topics(embedded_broker.bootstrap) == topics_before
+    assert await list_schemas(embedded_postgres.url) == schemas_before
     figures = report.summary(results, quick=True)
     written = report.write(figures, tmp_path / "latest.json")
 
