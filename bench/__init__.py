@@ -11,6 +11,10 @@ workspace package). Prints a table and writes bench/results/latest.json.
 (d) latency.py      webhook 202 -> assignment readable, at half of the path's own maximum
                     (each measured on a fresh router and topics; suite.py)
 
+No phase pays for the ones before it: each starts with a CHECKPOINT and, when done,
+deletes its topics and drops its schema (stack.py), so neither the broker's memory nor
+autovacuum nor the checkpointer works on an earlier phase's data during a later one.
+
 (a) and (b) run in their own processes, joined to their consumer group, then frozen
 (SIGSTOP) while the records are produced; the clock runs from SIGCONT to the create
 timestamp of the last record they produced.
