@@ -39,7 +39,9 @@ async def _publisher(
     await producer.start()
     try:
         await producer.partitions_for(topic)
-        yield CoalescingPublisher(producer, linger_ms, batch_bytes)
+        publisher = CoalescingPublisher(producer, linger_ms, batch_bytes)
+        yield publisher
+        await publisher.close()  # as the service stops: its loop first, then the producer
     finally:
         await producer.stop()
 
@@ -138,3 +140,28 @@ async def test_a_refused_batch_fails_only_the_callers_with_records_in_it() -> No
 
 def _n(record: Any) -> int:
     return int(record.value.removeprefix(b'{"n": ').removesuffix(b"}"))
+
+
+async def test_close_ends_the_delivery_loop_without_waiting_out_the_linger(
+    embedded_broker: Any, isolation: str
+) -> None:
+    topic = f"{isolation}.coalesce-close"
+    async with _publisher(embedded_broker, topic, linger_ms=5_000) as publisher:
+        await publisher.publish([_record(topic, "first", 0)], 5.0)
+        # A caller arriving during the linger is still delivered by close.
+        late = asyncio.create_task(publisher.publish([_record(topic, "late", 1)], 5.0))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await publisher.close()
+        took = time.monotonic() - started
+        await late
+
+        loops = [
+            task
+            for task in asyncio.all_tasks()
+            if getattr(task.get_coro(), "__qualname__", "") == "CoalescingPublisher._flush"
+        ]
+    assert took < 2.0
+    assert loops == []
+    read = await read_topic(embedded_broker.bootstrap, topic, 2)
+    assert sorted(_n(record) for record in read) == [0, 1]

@@ -59,6 +59,7 @@ class CoalescingPublisher:
         self._waiting_bytes = 0
         self._full = asyncio.Event()
         self._flushing: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def publish(self, records: Sequence[OutgoingRecord], timeout_s: float) -> None:
         """Return once the broker acknowledged every one of `records`; TimeoutError when
@@ -74,6 +75,17 @@ class CoalescingPublisher:
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
         await waiter.delivered
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """For shutdown, before the producer stops: deliver what is waiting, then end the
+        delivery loop without waiting out the linger (left pending, the loop's task was
+        destroyed with the event loop)."""
+        task = self._flushing
+        if task is None:
+            return
+        self._closing = True
+        self._full.set()  # the linger ends at once; what is waiting still goes first
+        await asyncio.wait({task}, timeout=timeout_s)
 
     async def _flush(self) -> None:
         """Deliver what is waiting, again and again until nothing is. One delivery at a
@@ -92,6 +104,8 @@ class CoalescingPublisher:
                 self._waiting_bytes = 0
                 self._full.clear()
                 await _deliver(self._producer, waiting)
+                if self._closing:
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._full.wait(), started + self._linger_s - loop.time()

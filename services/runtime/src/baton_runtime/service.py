@@ -205,6 +205,7 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tasks[name], 10)
         with contextlib.suppress(Exception):
+            await self.request_publisher.close()
             await self.producer.stop()
         await self.engine.dispose()
 
