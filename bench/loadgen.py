@@ -237,9 +237,8 @@ async def paced(
     """Request i leaves at `i / rate` (open loop) on an idle connection; when every one is
     busy it waits for the next answer, and `max_behind_ms` says how late that made it."""
     tally = _Tally(result, len(requests), answers=True)
-    idle = deque(
-        connections
-    )  # first in, first out: none idles into the server's keep-alive timeout
+    # First in, first out: no connection idles into the server's keep-alive timeout.
+    idle = deque(connections)
     freed = asyncio.Event()
 
     def on_answer_at(sent: float) -> Callable[[Connection, int, bytes], None]:
