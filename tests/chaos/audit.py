@@ -8,13 +8,14 @@ import json
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from chaos_stack import ChaosStack
 from faults import asyncpg_url, progress
-from senders import Traffic
+from senders import Delivery, Traffic
 
 RETRYABLE = {"503", "408", "429"}
 NOT_ANSWERS = {"connect-error", "timeout"}
@@ -146,6 +147,8 @@ class Findings:
     duplicated: dict[str, list[str]]
     conflicting_ids: dict[str, dict[str, list[str]]]
     conflicting_deliveries: dict[str, list[str]]  # delivery -> every answer it got
+    restamped: int  # leads whose repeat reached a new process after an answer was lost
+    assigned_from_later_copy: list[str]  # lead keys routed on a repeat, not the first copy
     redelivered_copies: dict[str, int]
     slowest_503_s: float
 
@@ -165,6 +168,8 @@ class Findings:
             found.append(f"{topic}: {len(ids)} event ids with different contents, e.g. {example}")
         if self.conflicting_deliveries:
             found.append(f"their deliveries' answers: {self.conflicting_deliveries}")
+        if self.assigned_from_later_copy:
+            found.append(f"routed on a repeat, not the first copy: {self.assigned_from_later_copy}")
         return found
 
     def as_dict(self) -> dict[str, object]:
@@ -176,17 +181,59 @@ class Findings:
             "lost": sum(len(keys) for keys in self.lost.values()),
             "duplicated_effects": sum(len(keys) for keys in self.duplicated.values()),
             "conflicting_event_ids": sum(len(ids) for ids in self.conflicting_ids.values()),
+            "restamped_after_lost_answer": self.restamped,
             "redelivered_copies": self.redelivered_copies,
             "slowest_503_s": round(self.slowest_503_s, 2),
             "problems": self.problems(),
         }
 
 
-def _ids_per(events: list[dict[str, Any]], key: str, where: Any = None) -> dict[str, int]:
+def restamped_repeats(
+    conflicting: dict[str, dict[str, list[str]]], topic: str, accepted: list[Delivery]
+) -> dict[str, str]:
+    """Captured leads whose copies differ only in `received_at`, from a delivery that lost
+    an answer before its 2xx (event id -> lead key).
+
+    The process was killed after the broker acknowledged the lead and before it answered;
+    the sender's repeat reached the restarted process, which, like any other replica, has
+    no memory of the first receipt and stamps its own (`baton_router.api.receipts`). The
+    event id is the same, so the router keeps the first copy: the audit checks that every
+    such lead was assigned with the first copy's receipt time.
+    """
+    lost_an_answer = {
+        d.accepted["event_ids"][0]: d.accepted["lead_keys"][0]
+        for d in accepted
+        if d.accepted and any(answer in NOT_ANSWERS for answer in d.answers[:-1])
+    }
+    return {
+        event_id: lost_an_answer[event_id]
+        for event_id, paths in conflicting.get(topic, {}).items()
+        if paths == [".received_at"] and event_id in lost_an_answer
+    }
+
+
+def routed_on_a_repeat(
+    restamped: dict[str, str], captured: dict[str, set[bytes]], assignments: list[dict[str, Any]]
+) -> list[str]:
+    """The restamped leads whose assignment carries a later copy's receipt time."""
+    captured_at = {event["lead_key"]: event["lead"]["captured_at"] for event in assignments}
+    return [
+        lead_key
+        for event_id, lead_key in restamped.items()
+        if lead_key in captured_at
+        and _instant(captured_at[lead_key])
+        != min(_instant(json.loads(value)["received_at"]) for value in captured[event_id])
+    ]
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _ids_per(events: list[dict[str, Any]], key: str) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for event in events:
-        if where is None or where(event):
-            counts[event[key]] += 1
+        counts[event[key]] += 1
     return counts
 
 
@@ -198,9 +245,8 @@ async def audit(stack: ChaosStack, traffic: Traffic) -> Findings:
     event_ids = [d.accepted["event_ids"][0] for d in traffic.leads.accepted if d.accepted]
     calls = [d.message_id for d in traffic.touches.accepted]
 
-    assigned = _ids_per(
-        records.events(topics.leads_assigned), "lead_key", lambda e: e["attempt"] == 1
-    )
+    first_assignments = [e for e in records.events(topics.leads_assigned) if e["attempt"] == 1]
+    assigned = _ids_per(first_assignments, "lead_key")
     reported = _ids_per(records.events(topics.feedback_traceable), "crm_event_id")
     captured = records.values.get(topics.leads_captured, {})
     effects = {
@@ -213,6 +259,10 @@ async def audit(stack: ChaosStack, traffic: Traffic) -> Findings:
     answers = traffic.leads.answers() + traffic.touches.answers()
     refusals = [s for d in traffic.leads.deliveries for s in d.refusal_seconds]
     conflicting = records.conflicting()
+    restamped = restamped_repeats(conflicting, topics.leads_captured, traffic.leads.accepted)
+    for event_id in restamped:
+        del conflicting[topics.leads_captured][event_id]
+    conflicting = {topic: ids for topic, ids in conflicting.items() if ids}
     return Findings(
         leads_sent=len(traffic.leads.deliveries),
         leads_accepted=len(lead_keys),
@@ -240,6 +290,8 @@ async def audit(stack: ChaosStack, traffic: Traffic) -> Findings:
             if d.accepted
             and d.accepted["event_ids"][0] in conflicting.get(topics.leads_captured, {})
         },
+        restamped=len(restamped),
+        assigned_from_later_copy=routed_on_a_repeat(restamped, captured, first_assignments),
         redelivered_copies=dict(records.copies),
         slowest_503_s=max(refusals, default=0.0),
     )

@@ -5,8 +5,14 @@ broker once it recovered, after a 202 lost on the way back, or while its first a
 is still waiting on the broker. Stamped with its own receipt time, the repeat would put a
 second content under the first copy's event id. So the replica remembers each delivery's
 first receipt (for the signature window, after which no repeat verifies; bounded in
-number) and stamps every repeat with it: all copies are the same bytes. A repeat that
-reaches another replica gets that replica's time; consumers keep the first copy of an id.
+number) and stamps every repeat with it: all copies are the same bytes.
+
+A repeat that reaches another replica, or this one after a restart (killed after the
+broker took the first copy and before the 202), gets that process's time: the same event
+id with a later `received_at`. Consumers keep the first copy of an id, so the lead is
+routed on its first receipt. Sharing receipts across processes would put a database write
+before every webhook's publish, and make the intake depend on PostgreSQL as well as the
+broker, for a field whose first copy already wins.
 """
 
 from __future__ import annotations
