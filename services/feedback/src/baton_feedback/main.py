@@ -34,6 +34,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings=config,
         tables=runtime_tables,
         consumers=consumers,
-        routers=[intake_router(), reports_router()],
+        doors=[intake_router()],
+        routers=[reports_router()],
         title="Baton feedback",
     )

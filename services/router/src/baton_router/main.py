@@ -46,8 +46,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings=config,
         tables=runtime_tables,
         consumers=consumers,
+        doors=[webhook_router(config)],
         routers=[
-            webhook_router(config),
             roster_router(),
             policy_router(),
             leads_router(),
