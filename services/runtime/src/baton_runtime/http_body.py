@@ -18,7 +18,8 @@ MAX_DEPTH = 32
 def request_headers(request: Request) -> dict[str, str]:
     """Headers by lower-case name; a repeated header's values joined with ", " (RFC 9110)."""
     headers: dict[str, str] = {}
-    for name, value in request.headers.items():
+    for raw_name, raw_value in request.scope["headers"]:  # ASGI: names in lower case
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -34,7 +34,7 @@ class SignedRequest:
     """What a signature check may look at."""
 
     method: str
-    url: str
+    url: str  # the URL the sender called; the intake leaves it empty for schemes not signing it
     headers: Mapping[str, str]
     body: bytes
     now: datetime
@@ -208,17 +208,21 @@ def verify_standard_webhooks(request: SignedRequest, secrets: Sequence[str]) -> 
         raise SignatureError(f"{WEBHOOK_SIGNATURE} holds no v1 signature")
 
     sent_at = datetime.fromtimestamp(int(timestamp), UTC)
-    expected = (
+    expected = [
         base64.b64decode(signer.sign(message_id, sent_at, text).partition(",")[2])
-        for signer in _standard_signers(secrets)
-    )
+        for signer in _standard_signers(tuple(secrets))
+    ]
     require_match(expected, candidates, WEBHOOK_SIGNATURE)
     return message_id
 
 
-def _standard_signers(secrets: Sequence[str]) -> Iterator[Webhook]:
+@lru_cache(maxsize=64)
+def _standard_signers(secrets: tuple[str, ...]) -> tuple[Webhook, ...]:
+    """The signers of the usable secrets, kept per configured list (looked up per request)."""
+    signers = []
     for secret in _usable(secrets):
         try:
-            yield standard_webhook(secret)
+            signers.append(standard_webhook(secret))
         except ValueError:
             continue
+    return tuple(signers)

@@ -49,6 +49,11 @@ class Source(Protocol):
         """Whether a form-encoded body is accepted besides JSON."""
         ...
 
+    @property
+    def signs_url(self) -> bool:
+        """Whether the scheme signs the URL the sender called (`SignedRequest.url`)."""
+        ...
+
     def verify(self, request: SignedRequest, secrets: Sequence[str]) -> str | None:
         """Raise SignatureError unless signed with one of `secrets`; return the delivery id
         the sender declared, if its scheme has one."""
@@ -70,6 +75,7 @@ class ModuleSource:
     verify_fn: Callable[[SignedRequest, Sequence[str]], str | None]
     normalise_fn: Callable[[Any, datetime], list[Captured]]
     accepts_form: bool = False
+    signs_url: bool = False
     read_json_fn: Callable[[bytes, datetime], list[Captured] | None] | None = None
 
     def verify(self, request: SignedRequest, secrets: Sequence[str]) -> str | None:
@@ -93,7 +99,7 @@ def build_sources(marketo_mapping: str | MarketoMapping | None = None) -> dict[s
         "generic": ModuleSource(
             generic.NAME, generic.verify, generic.normalise, read_json_fn=generic.read_json
         ),
-        "hubspot": ModuleSource(hubspot.NAME, hubspot.verify, hubspot.normalise),
+        "hubspot": ModuleSource(hubspot.NAME, hubspot.verify, hubspot.normalise, signs_url=True),
         "marketo": marketo.source(mapping),
         "mautic": ModuleSource(mautic.NAME, mautic.verify, mautic.normalise),
     }

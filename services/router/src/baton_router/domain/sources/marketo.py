@@ -176,6 +176,7 @@ class MarketoSource:
 
     name = NAME
     accepts_form = True
+    signs_url = False
 
     def __init__(self, mapping: MarketoMapping) -> None:
         self.mapping = mapping
