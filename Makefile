@@ -11,7 +11,7 @@ MEMBERS := schemas runtime router sla-monitor feedback
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_CACHE_DIR := $(CURDIR)/.baton/uv-cache
 
-.PHONY: install run lead test test-members test-e2e test-hostile test-chaos test-deploy chaos up down lint schemas schemas-check bench bench-quick bench-sla bench-scale clean
+.PHONY: install run lead test test-members test-e2e test-hostile test-chaos test-deploy chaos up down lint schemas schemas-check bench bench-quick bench-door bench-sla bench-scale clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -102,6 +102,11 @@ bench: install
 
 bench-quick: install
 	$(PY) -m bench --quick
+
+# The webhook door's own CPU per request, in-process (no server, socket or broker), against
+# the no-op route (bench/door.py); writes bench/results/door.json.
+bench-door: install
+	$(PY) -m bench.door
 
 # The SLA monitor: 20,000 assignments taken in, then 20,000 deadlines expiring at once
 # (bench/sla_timer.py); writes bench/results/sla_timer.json.

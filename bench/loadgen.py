@@ -33,7 +33,7 @@ from standardwebhooks import Webhook
 
 from bench import proc
 from bench.gcpause import collector_paused
-from bench.records import lead_payload
+from bench.records import signed_lead
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,14 @@ def build_requests(spec: LoadSpec, run: str, count: int) -> list[bytes]:
     now = datetime.now(UTC)
     requests = []
     for index in range(count):
-        body = json.dumps(lead_payload(index, run, now), separators=(",", ":")).encode()
-        msg_id = f"msg_{run}_{index}"
-        signature = webhook.sign(msg_id, now, body.decode())
+        body, signature_headers = signed_lead(webhook, run, index, now)
         head = (
             f"POST {spec.path} HTTP/1.1\r\n"
             f"Host: {spec.host}:{spec.port}\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
-            f"webhook-id: {msg_id}\r\n"
-            f"webhook-timestamp: {int(now.timestamp())}\r\n"
-            f"webhook-signature: {signature}\r\n"
-            "\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in signature_headers.items())
+            + "\r\n"
         )
         requests.append(head.encode() + body)
     return requests

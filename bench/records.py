@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from standardwebhooks import Webhook
 
 from baton_runtime.kafka import publish
 from baton_schemas import LeadCaptured, OutgoingRecord, encode_event
@@ -80,6 +82,21 @@ def lead_payload(index: int, run: str, now: datetime | None = None) -> dict[str,
         "product_interest": rng.sample(PRODUCTS, rng.randint(1, 2)),
         "activities": activities,
         "custom": {"lead_score_external": rng.randrange(100), "newsletter": rng.random() < 0.5},
+    }
+
+
+def signed_lead(
+    webhook: Webhook, run: str, index: int, now: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """Lead `index` of `run` as a generic webhook: its body and its Standard Webhooks
+    headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`), signed by the
+    `standardwebhooks` package at `now`."""
+    body = json.dumps(lead_payload(index, run, now), separators=(",", ":")).encode()
+    message_id = f"msg_{run}_{index}"
+    return body, {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": webhook.sign(message_id, now, body.decode()),
     }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import report
+from bench.door import measure as measure_door
 from bench.latency import STAGES
 from bench.scale_out import run_scale_out
 from bench.sla_timer import run_timer_bench
@@ -120,3 +121,10 @@ async def test_replicas_share_the_work_in_the_scale_out_bench(
     (sla,) = figures["sla"]
     assert sla["each_deadline_fired_once"], sla
     assert sum(sla["share_per_replica"]) == 1.0 and len(sla["share_per_replica"]) == 2
+
+
+async def test_the_door_bench_times_both_routes_in_process() -> None:
+    figures = await measure_door(count=20, repeats=1)
+    assert figures["requests"] == 20
+    assert 0 < figures["noop_us"] < figures["webhook_us"]  # verifying and encoding cost
+    assert 0 < figures["ratio"] < 1
