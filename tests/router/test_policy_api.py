@@ -261,3 +261,29 @@ async def test_an_older_shipped_default_is_upgraded_at_startup_an_operators_poli
             answers[source] = (await client.get("/policy", headers=OPS)).json()["version"]
 
     assert answers == {"shipped default": DEFAULT_VERSION, "api": "older-2"}
+
+
+async def test_replicas_starting_together_activate_the_policy_once(make_settings) -> None:
+    """Replicas started at the same moment on an empty database each try to activate the
+    shipped default: one does, the others find it active, and every one of them starts."""
+    import asyncio
+    import contextlib
+
+    from baton_router.config import RouterSettings
+    from baton_router.main import MIGRATIONS, create_app
+    from baton_runtime.testing import prepare_service, running
+
+    settings = await prepare_service(make_settings, RouterSettings, MIGRATIONS, api_keys=KEYS)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = await asyncio.gather(
+            *(stack.enter_async_context(running(create_app(settings))) for _ in range(6))
+        )
+        versions = {(await c.get("/policy", headers=OPS)).json()["version"] for c in clients}
+
+    assert versions == {DEFAULT_VERSION}
+    rows = await query(settings, "SELECT version, active FROM policy_versions")
+    assert rows == [(DEFAULT_VERSION, True)]
+    activations = await query(
+        settings, "SELECT count(*) FROM audit_log WHERE action = 'policy.activate'"
+    )
+    assert activations == [(1,)]

@@ -8,7 +8,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from baton_router.db.policies import ActivePolicy, activate, active_version
+from baton_router.db.policies import (
+    ActivePolicy,
+    activate,
+    active_version,
+    lock_policy_versions,
+)
 from baton_router.domain.policy.loader import default_policy_text, load_policy
 from baton_router.domain.policy.model import Policy
 from baton_router.policy_events import announce
@@ -50,6 +55,7 @@ async def ensure_policy(runtime: ServiceRuntime, policy_file: str | None) -> Non
         text, source = default_policy_text(), SHIPPED_DEFAULT
     policy = load_policy(text, source)
     async with runtime.engine.begin() as conn:
+        await lock_policy_versions(conn)
         active = await active_version(conn)
         if active is not None and _keep_active(active, policy.version, policy_file):
             policy = load_policy(active.document, f"policy {active.version}")

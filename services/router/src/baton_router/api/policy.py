@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from baton_router.api.validation import engine
-from baton_router.db.policies import activate, active_version
+from baton_router.db.policies import activate, active_version, lock_policy_versions
 from baton_router.db.tables import policy_versions, pools
 from baton_router.domain.policy.loader import PolicyError, PolicyProblem, load_policy
 from baton_router.domain.policy.model import Policy
@@ -95,9 +95,7 @@ async def activate_document(
     other content. Activating the version that is already active changes nothing."""
     runtime = runtime_of(request)
     async with runtime.engine.begin() as conn:
-        # One activation at a time: two would both clear `active` and then collide on the
-        # one-active index.
-        await conn.execute(text("LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE"))
+        await lock_policy_versions(conn)
         current = await active_version(conn)
         previous = current.version if current is not None else None
         if current is not None and (current.version, current.document) == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +16,13 @@ class ActivePolicy(NamedTuple):
     version: str
     document: str
     source: str
+
+
+async def lock_policy_versions(conn: AsyncConnection) -> None:
+    """One activation at a time, until the transaction ends: two would each find no active
+    version (or the old one), clear `active`, and collide on the one-active index. Replicas
+    starting together on an empty database do exactly that. Readers are not blocked."""
+    await conn.execute(text("LOCK TABLE policy_versions IN SHARE ROW EXCLUSIVE MODE"))
 
 
 async def active_version(conn: AsyncConnection) -> ActivePolicy | None:

@@ -87,6 +87,7 @@ class ServiceProcess:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.service.name} exited with code {self.process.returncode}"
+                    f"{self._log_tail()}"
                 )
             try:
                 answer = httpx.get(f"{self.url}/readyz", timeout=2.0)
@@ -97,6 +98,12 @@ class ServiceProcess:
                 last = repr(exc)
             time.sleep(0.2)
         raise TimeoutError(f"{self.service.name} not ready after {timeout:.0f}s: {last}")
+
+    def _log_tail(self, size: int = 4000) -> str:
+        """The end of the process's log, so a failed start says why."""
+        if self.log_file is None or not self.log_file.exists():
+            return ""
+        return "; its log ends:\n" + self.log_file.read_text(errors="replace")[-size:]
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, as in a crash."""
