@@ -24,6 +24,10 @@ def format_utc(moment: datetime) -> str:
 def out_of_office_until(rep: Rep, now: datetime) -> datetime | None:
     """End of the absence `now` falls in (following back-to-back ranges), or None."""
     _require_aware(now)
+    return _absence_end(rep, now)
+
+
+def _absence_end(rep: Rep, now: datetime) -> datetime | None:
     until: datetime | None = None
     for start, end in rep.out_of_office:
         if start <= now < end:
@@ -91,7 +95,7 @@ def why_ineligible(
     _require_aware(now)
     if not rep.active:
         return "inactive"
-    until = out_of_office_until(rep, now)
+    until = _absence_end(rep, now) if rep.out_of_office else None
     if until is not None:
         return f"out of office until {format_utc(until)}"
     if check_caps:

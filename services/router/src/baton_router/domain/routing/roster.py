@@ -254,7 +254,8 @@ class RosterSnapshot:
         )
 
     def load(self, rep_id: str) -> RepLoad:
-        return self.loads.get(rep_id, RepLoad())
+        load = self.loads.get(rep_id)  # not `get(rep_id, RepLoad())`: that builds one per call
+        return RepLoad() if load is None else load
 
     def with_pools(self, pools: Mapping[str, Pool]) -> RosterSnapshot:
         return replace(self, pools={**self.pools, **pools})

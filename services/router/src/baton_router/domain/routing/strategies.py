@@ -54,13 +54,15 @@ def settle(pool: Pool, unavailable: Container[str]) -> Pool:
     present = [p for p, ok in zip(levelled, available, strict=True) if ok]
     floor = min(present, default=None)
     members = []
+    changed = False
     for member, ok, pointer in zip(pool.members, available, levelled, strict=True):
         if not ok and floor is not None:
             pointer = max(pointer, floor)
         if pointer != member.pointer or member.away == ok:
             member = replace(member, pointer=pointer, away=not ok)
+            changed = True
         members.append(member)
-    return replace(pool, members=tuple(members))
+    return replace(pool, members=tuple(members)) if changed else pool
 
 
 def _advance(pool: Pool, index: int, rr_cursor: int | None = None) -> Pick:
