@@ -31,6 +31,7 @@ from typing import Any, cast
 import uvloop
 from standardwebhooks import Webhook
 
+from baton_runtime.devstack.services import log_tail
 from bench import proc
 from bench.gcpause import collector_paused
 from bench.records import signed_lead
@@ -311,7 +312,7 @@ async def run_load(spec: LoadSpec, log_file: Path) -> LoadResult:
     finally:
         proc.stop(process)
     if process.returncode != 0:
-        raise RuntimeError(f"load generator failed ({process.returncode}): {proc.tail(log_file)}")
+        raise RuntimeError(f"load generator failed ({process.returncode}): {log_tail(log_file)}")
     return parse_result(result_file.read_text())
 
 

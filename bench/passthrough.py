@@ -18,6 +18,7 @@ from pathlib import Path
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from baton_runtime.devstack.services import log_tail
 from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
 from baton_runtime.settings import ServiceSettings
 from baton_schemas import OutgoingRecord
@@ -112,7 +113,7 @@ async def run_passthrough(stack: Stack, records: list[OutgoingRecord], batch: in
     await drop_topics(stack, f"{run}.")
     if code != 0 or len(moved) != len(records):
         raise RuntimeError(
-            f"passthrough moved {len(moved)} of {len(records)}: {proc.tail(log_file)}"
+            f"passthrough moved {len(moved)} of {len(records)}: {log_tail(log_file)}"
         )
     finished = max(record.timestamp for record in moved) / 1000
     return Throughput(records=len(records), seconds=finished - started)
@@ -122,7 +123,7 @@ async def _wait_line(process: subprocess.Popen[bytes], line: str, log_file: Path
     assert process.stdout is not None
     got = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 60)
     if got.decode().strip() != line:
-        raise RuntimeError(f"passthrough did not start ({got!r}): {proc.tail(log_file)}")
+        raise RuntimeError(f"passthrough did not start ({got!r}): {log_tail(log_file)}")
 
 
 def main() -> None:

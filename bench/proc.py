@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from baton_runtime.devstack.services import log_tail
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,7 +84,7 @@ async def wait_ready(
     async with httpx.AsyncClient(base_url=base_url, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited ({process.returncode}): {tail(log_file)}")
+                raise RuntimeError(f"server exited ({process.returncode}): {log_tail(log_file)}")
             try:
                 answer = await client.get("/readyz")
                 if answer.status_code == 200:
@@ -91,12 +93,4 @@ async def wait_ready(
             except httpx.HTTPError as exc:
                 last = repr(exc)
             await asyncio.sleep(0.1)
-    raise TimeoutError(f"server not ready after {timeout:.0f}s: {last}; log: {tail(log_file)}")
-
-
-def tail(log_file: Path, size: int = 3000) -> str:
-    """The end of a child's log, for an error message (the scratch directory is removed)."""
-    try:
-        return log_file.read_text(errors="replace")[-size:]
-    except OSError:
-        return "(no log)"
+    raise TimeoutError(f"server not ready after {timeout:.0f}s: {last}; log: {log_tail(log_file)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from baton_runtime.devstack.services import log_tail
 from baton_runtime.devstack.topics import read_topic
 from baton_schemas import OutgoingRecord
 from bench import proc
@@ -39,7 +40,7 @@ async def run_router(
     if len(assigned) != count or len(captured_ids) != count:
         raise RuntimeError(
             f"router published {len(assigned)} assignments for {len(captured_ids)} of "
-            f"{count} leads; log: {proc.tail(log_file)}"
+            f"{count} leads; log: {log_tail(log_file)}"
         )
     finished = max(record.timestamp for record in assigned) / 1000
     return Throughput(count, finished - started)

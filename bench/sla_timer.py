@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from baton_runtime.devstack.ports import free_port
+from baton_runtime.devstack.services import log_tail
 from baton_runtime.devstack.topics import create_topics, read_topic, wait_for_topics
 from baton_runtime.migrations import upgrade
 from baton_runtime.testing import sample_assigned
@@ -143,7 +144,7 @@ async def run_timer_bench(stack: Stack, count: int, target_s: float) -> TimerFig
         len(breaches) != count
         or len({json.loads(r.value)["deadline_id"] for r in breaches}) != count
     ):
-        raise RuntimeError(f"{len(breaches)} breaches for {count} deadlines; {proc.tail(log_file)}")
+        raise RuntimeError(f"{len(breaches)} breaches for {count} deadlines; {log_tail(log_file)}")
     delays = sorted(r.timestamp / 1000 - due.timestamp() for r in breaches)
     return TimerFigures(
         deadlines=count,

@@ -24,7 +24,7 @@ from signing import GENERIC_SECRET
 from baton_runtime.devstack.broker import EmbeddedBroker
 from baton_runtime.devstack.ports import free_port
 from baton_runtime.devstack.postgres import EmbeddedPostgres
-from baton_runtime.devstack.services import SERVICES, ServiceDef, migrate, service_env
+from baton_runtime.devstack.services import SERVICES, ServiceDef, log_tail, migrate, service_env
 from baton_runtime.devstack.topics import create_topics, wait_for_topics
 from baton_schemas import Topics
 
@@ -106,10 +106,7 @@ class ServiceUnderTest:
         return answer.status_code == 200
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")[-size:]
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log_file, size)
 
 
 @dataclass

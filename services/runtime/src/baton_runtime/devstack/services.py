@@ -44,6 +44,14 @@ def service_env(
     return env
 
 
+def log_tail(log_file: Path, size: int = 3000) -> str:
+    """The end of a child process's log, for an error message that says why it failed."""
+    try:
+        return log_file.read_text(errors="replace")[-size:]
+    except OSError:
+        return "(no log)"
+
+
 def migrate(service: ServiceDef, env: dict[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", service.module, "migrate"],
@@ -87,7 +95,7 @@ class ServiceProcess:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.service.name} exited with code {self.process.returncode}"
-                    f"{self._log_tail()}"
+                    + (f"; its log ends:\n{log_tail(self.log_file)}" if self.log_file else "")
                 )
             try:
                 answer = httpx.get(f"{self.url}/readyz", timeout=2.0)
@@ -98,12 +106,6 @@ class ServiceProcess:
                 last = repr(exc)
             time.sleep(0.2)
         raise TimeoutError(f"{self.service.name} not ready after {timeout:.0f}s: {last}")
-
-    def _log_tail(self, size: int = 4000) -> str:
-        """The end of the process's log, so a failed start says why."""
-        if self.log_file is None or not self.log_file.exists():
-            return ""
-        return "; its log ends:\n" + self.log_file.read_text(errors="replace")[-size:]
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, as in a crash."""

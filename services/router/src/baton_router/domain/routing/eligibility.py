@@ -95,7 +95,7 @@ def why_ineligible(
     _require_aware(now)
     if not rep.active:
         return "inactive"
-    until = _absence_end(rep, now) if rep.out_of_office else None
+    until = _absence_end(rep, now)
     if until is not None:
         return f"out of office until {format_utc(until)}"
     if check_caps:
