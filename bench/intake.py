@@ -39,6 +39,20 @@ class IntakeResult:
         return self.webhook.per_second / self.noop.per_second
 
 
+def server_cpu_us(load: LoadResult) -> float | None:
+    """The server's CPU time per measured request, in microseconds, when it was measured."""
+    if load.server_cpu_seconds is None or not load.sent:
+        return None
+    return load.server_cpu_seconds / load.sent * 1e6
+
+
+def server_busy(load: LoadResult) -> float | None:
+    """The share of one core the server used while the measured requests ran."""
+    if load.server_cpu_seconds is None or not load.seconds:
+        return None
+    return load.server_cpu_seconds / load.seconds
+
+
 def load_spec(
     settings: RouterSettings,
     path: str,
@@ -47,6 +61,7 @@ def load_spec(
     rate: float = 0.0,
     warmup: int = 0,
     answers: bool = False,
+    server_pid: int = 0,
 ) -> LoadSpec:
     """Signed requests with fresh leads (a new run token) for the router at `settings`."""
     return LoadSpec(
@@ -60,22 +75,29 @@ def load_spec(
         rate=rate,
         warmup=warmup,
         answers=answers,
+        server_pid=server_pid,
     )
 
 
 async def measure_intake(
     stack: Stack,
     settings: RouterSettings,
+    server_pid: int,
     requests: int,
     concurrency: int,
     warmup: int,
     repeats: int = 1,
 ) -> IntakeResult:
+    """Both arms against the server at `settings`, whose CPU time (process `server_pid`)
+    is measured over each run: it tells a ratio set by the cost of a request from one set
+    by a server left waiting."""
     result = IntakeResult()
     arms = (("noop", NOOP_PATH, result.noop_runs), ("webhook", WEBHOOK_PATH, result.webhook_runs))
     for _ in range(repeats):
         for name, path, runs in arms:
-            spec = load_spec(settings, path, requests, concurrency, warmup=warmup)
+            spec = load_spec(
+                settings, path, requests, concurrency, warmup=warmup, server_pid=server_pid
+            )
             load = await run_load(spec, stack.workdir / f"loadgen-{name}.log")
             if load.accepted + load.warmup_accepted != requests + warmup:
                 raise RuntimeError(

@@ -50,6 +50,8 @@ class LoadSpec:
     warmup: int = 0
     answers: bool = False
     """Burst mode: note each 202's event ids and when it arrived (paced mode always does)."""
+    server_pid: int = 0
+    """The server's process, whose CPU time over the measured requests is reported (0: none)."""
 
 
 @dataclass
@@ -69,6 +71,8 @@ class LoadResult:
     """Monotonic time the first measured request left."""
     cpu_seconds: float = 0.0
     """The load generator's own CPU time while it sent the measured requests."""
+    server_cpu_seconds: float | None = None
+    """The server's CPU time over the same requests (`LoadSpec.server_pid`), when known."""
 
     @property
     def per_second(self) -> float:
@@ -273,12 +277,16 @@ async def generate(spec: LoadSpec) -> LoadResult:
             await burst(connections, warmup, warm)
             result.warmup_accepted = warm.accepted
         with collector_paused():
+            server_started = proc.cpu_seconds(spec.server_pid) if spec.server_pid else None
             cpu_started = time.process_time()
             if spec.rate > 0:
                 await paced(connections, requests, spec.rate, result)
             else:
                 await burst(connections, requests, result, spec.answers)
             result.cpu_seconds = time.process_time() - cpu_started
+            server_ended = proc.cpu_seconds(spec.server_pid) if spec.server_pid else None
+            if server_started is not None and server_ended is not None:
+                result.server_cpu_seconds = server_ended - server_started
     finally:
         for connection in connections:
             await connection.close()

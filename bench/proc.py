@@ -40,6 +40,18 @@ def spawn(
     )
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) process `pid` has used so far; None where there is no
+    /proc to read it from (or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()  # the name may hold spaces
+    except OSError:
+        return None
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """SIGTERM (uvicorn shuts down gracefully), SIGKILL if it does not exit in time."""
     if process.poll() is None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.intake import IntakeResult
+from bench.intake import IntakeResult, server_busy, server_cpu_us
 from bench.latency import EndToEndResult, LatencyResult, percentile
 from bench.loadgen import LoadResult
 from bench.stack import Throughput
@@ -43,9 +43,22 @@ def _rates(runs: list[Throughput]) -> list[float]:
 
 def _intake(result: IntakeResult) -> dict[str, Any]:
     return {
-        "noop": {**_load(result.noop), "runs_per_second": _loads(result.noop_runs)},
-        "webhook": {**_load(result.webhook), "runs_per_second": _loads(result.webhook_runs)},
+        "noop": {**_intake_arm(result.noop), "runs_per_second": _loads(result.noop_runs)},
+        "webhook": {
+            **_intake_arm(result.webhook),
+            "runs_per_second": _loads(result.webhook_runs),
+        },
         "ratio": round(result.ratio, 3),
+    }
+
+
+def _intake_arm(load: LoadResult) -> dict[str, Any]:
+    """A run's figures, with the server's CPU per request and the share of a core it used."""
+    cpu_us, busy = server_cpu_us(load), server_busy(load)
+    return {
+        **_load(load),
+        "server_cpu_us_per_request": None if cpu_us is None else round(cpu_us, 1),
+        "server_busy": None if busy is None else round(busy, 2),
     }
 
 
@@ -220,6 +233,13 @@ def table(figures: dict[str, Any]) -> str:
             load = intake[arm]
             ratio = intake["ratio"] if arm == "webhook" else None
             lines.append(_row(f"(c) POST {arm}{label}", load["requests"], load, ratio))
+        cpu = [intake[arm].get("server_cpu_us_per_request") for arm in ("noop", "webhook")]
+        busy = [intake[arm].get("server_busy") for arm in ("noop", "webhook")]
+        if None not in cpu and None not in busy:
+            lines.append(
+                f"    server CPU per request: no-op {cpu[0]:.1f} us, webhook {cpu[1]:.1f} us; "
+                f"share of a core used: no-op {busy[0]:.2f}, webhook {busy[1]:.2f}"
+            )
     for key, label in (("latency", "split replicas"), ("latency_all_in_one", "one process")):
         latency = figures.get(key)
         if not latency:

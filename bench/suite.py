@@ -154,8 +154,8 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
 
     # (c) and (d) as deployed for scale: an HTTP-only replica takes the webhooks and a
     # consumer replica routes them (each scales on its own signal).
-    async with _http_only(stack, "split") as api:
-        results.intake = await _intake(stack, api, params)
+    async with _http_only(stack, "split") as (api, pid):
+        results.intake = await _intake(stack, api, pid, params)
     say(f"(c) intake, HTTP-only replica: ratio {results.intake.ratio:.3f}")
     # (d) on topics of its own, as every other phase, and its latency run on others again
     # than its maximum's burst; each phase deletes its topics when done. The embedded
@@ -172,13 +172,13 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
         say(f"(d) latency, split replicas: p99 {run.percentile(99):.1f} ms")
 
     # The same in one process (HTTP and consumer share an event loop), for comparison.
-    async with _one_process(stack, "single") as single:
-        results.intake_all_in_one = await _intake(stack, single, params)
+    async with _one_process(stack, "single") as (single, pid):
+        results.intake_all_in_one = await _intake(stack, single, pid, params)
     say(f"(c) intake, one process: ratio {results.intake_all_in_one.ratio:.3f}")
-    async with _one_process(stack, "single-max") as single:
+    async with _one_process(stack, "single-max") as (single, _):
         results.end_to_end_all_in_one = await _maximum(stack, single, params)
     for _ in range(params.repeats):
-        async with _one_process(stack, "single-lat") as single:
+        async with _one_process(stack, "single-lat") as (single, _):
             run = await _latency(stack, single, params, results.end_to_end_all_in_one)
         results.latency_all_in_one_runs.append(run)
         say(f"(d) latency, one process: p99 {run.percentile(99):.1f} ms")
@@ -188,10 +188,13 @@ async def run_bench(stack: Stack, params: BenchParams) -> BenchResults:
     return results
 
 
-async def _intake(stack: Stack, settings: RouterSettings, params: BenchParams) -> IntakeResult:
+async def _intake(
+    stack: Stack, settings: RouterSettings, server_pid: int, params: BenchParams
+) -> IntakeResult:
     return await measure_intake(
         stack,
         settings,
+        server_pid,
         params.intake_requests,
         params.concurrency,
         params.intake_warmup,
@@ -213,13 +216,13 @@ async def _prepared(stack: Stack, label: str, **overrides: Any) -> AsyncIterator
 
 
 @contextlib.asynccontextmanager
-async def _http_only(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
-    """A fresh router's HTTP-only replica (no consumers)."""
+async def _http_only(stack: Stack, label: str) -> AsyncIterator[tuple[RouterSettings, int]]:
+    """A fresh router's HTTP-only replica (no consumers): its settings and process id."""
     async with (
         _prepared(stack, label, consumers_enabled=False) as api,
-        router_process(api, stack.workdir / f"{label}-api.log", "bench.serve"),
+        router_process(api, stack.workdir / f"{label}-api.log", "bench.serve") as process,
     ):
-        yield api
+        yield api, process.pid
 
 
 @contextlib.asynccontextmanager
@@ -236,13 +239,13 @@ async def _split_replicas(stack: Stack, label: str) -> AsyncIterator[RouterSetti
 
 
 @contextlib.asynccontextmanager
-async def _one_process(stack: Stack, label: str) -> AsyncIterator[RouterSettings]:
-    """A fresh router serving HTTP and consuming in one process."""
+async def _one_process(stack: Stack, label: str) -> AsyncIterator[tuple[RouterSettings, int]]:
+    """A fresh router serving HTTP and consuming in one process: its settings and process id."""
     async with (
         _prepared(stack, label) as settings,
-        router_process(settings, stack.workdir / f"{label}.log", "bench.serve"),
+        router_process(settings, stack.workdir / f"{label}.log", "bench.serve") as process,
     ):
-        yield settings
+        yield settings, process.pid
 
 
 async def _maximum(stack: Stack, settings: RouterSettings, params: BenchParams) -> EndToEndResult:

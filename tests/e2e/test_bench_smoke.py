@@ -76,6 +76,9 @@ async def test_the_quick_bench_produces_every_figure(
         assert figures[key]["noop"]["per_second"] > 0
         assert figures[key]["webhook"]["per_second"] > 0
         assert figures[key]["webhook"]["accepted"] == 200
+        for arm in ("noop", "webhook"):  # the server's CPU was read over the measured run
+            assert figures[key][arm]["server_cpu_us_per_request"] >= 0
+            assert figures[key][arm]["server_busy"] >= 0
     for key in ("end_to_end", "end_to_end_all_in_one"):
         maximum = figures[key]
         assert maximum["assigned"] == maximum["requests"] == 200
@@ -96,6 +99,7 @@ async def test_the_quick_bench_produces_every_figure(
     table = report.table(figures)
     assert "(d) max webhook -> assignment, split replicas" in table
     assert "(d) 202 -> assignment readable, split replicas" in table
+    assert "server CPU per request: no-op" in table
     assert written.exists()
 
 
