@@ -43,20 +43,6 @@ class IntakeResult:
         return self.webhook.per_second / self.noop.per_second
 
 
-def server_cpu_us(load: LoadResult) -> float | None:
-    """The server's CPU time per measured request, in microseconds, when it was measured."""
-    if load.server_cpu_seconds is None or not load.sent:
-        return None
-    return load.server_cpu_seconds / load.sent * 1e6
-
-
-def server_busy(load: LoadResult) -> float | None:
-    """The share of one core the server used while the measured requests ran."""
-    if load.server_cpu_seconds is None or not load.seconds:
-        return None
-    return load.server_cpu_seconds / load.seconds
-
-
 def load_spec(
     settings: RouterSettings,
     path: str,

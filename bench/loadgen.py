@@ -78,6 +78,20 @@ class LoadResult:
     def per_second(self) -> float:
         return self.sent / self.seconds if self.seconds else 0.0
 
+    @property
+    def server_cpu_us(self) -> float | None:
+        """The server's CPU time per measured request, in microseconds, when measured."""
+        if self.server_cpu_seconds is None or not self.sent:
+            return None
+        return self.server_cpu_seconds / self.sent * 1e6
+
+    @property
+    def server_busy(self) -> float | None:
+        """The share of one core the server used while the measured requests ran."""
+        if self.server_cpu_seconds is None or not self.seconds:
+            return None
+        return self.server_cpu_seconds / self.seconds
+
 
 def build_requests(spec: LoadSpec, run: str, count: int) -> list[bytes]:
     webhook = Webhook(spec.secret)

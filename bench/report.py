@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.intake import IntakeResult, server_busy, server_cpu_us
+from bench.intake import IntakeResult
 from bench.latency import EndToEndResult, LatencyResult, percentile
 from bench.loadgen import LoadResult
 from bench.stack import Throughput
@@ -54,7 +54,7 @@ def _intake(result: IntakeResult) -> dict[str, Any]:
 
 def _intake_arm(load: LoadResult) -> dict[str, Any]:
     """A run's figures, with the server's CPU per request and the share of a core it used."""
-    cpu_us, busy = server_cpu_us(load), server_busy(load)
+    cpu_us, busy = load.server_cpu_us, load.server_busy
     return {
         **_load(load),
         "server_cpu_us_per_request": None if cpu_us is None else round(cpu_us, 1),
