@@ -3,6 +3,8 @@ policy file, and the next routed lead carries the new version, without a restart
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,18 @@ from typing import Any
 from router_support import LEAD
 from signing import router  # router_support.router, signing generic webhooks
 
-from baton_runtime.testing import eventually, query, read_topic
+from baton_router.config import RouterSettings
+from baton_router.db.policies import activate
+from baton_router.main import MIGRATIONS, create_app
+from baton_runtime.db import create_engine
+from baton_runtime.testing import (
+    eventually,
+    prepare_service,
+    query,
+    read_topic,
+    running,
+    serving,
+)
 
 KEYS = {"ops": "k-ops"}
 OPS = {"Authorization": "Bearer k-ops"}
@@ -242,12 +255,6 @@ async def test_a_rule_to_an_undefined_pool_is_accepted_with_a_warning(make_setti
 async def test_an_older_shipped_default_is_upgraded_at_startup_an_operators_policy_is_not(
     make_settings,
 ) -> None:
-    from baton_router.config import RouterSettings
-    from baton_router.db.policies import activate
-    from baton_router.main import MIGRATIONS, create_app
-    from baton_runtime.db import create_engine
-    from baton_runtime.testing import prepare_service, serving
-
     answers = {}
     for source, version in (("shipped default", "older-1"), ("api", "older-2")):
         settings = await prepare_service(make_settings, RouterSettings, MIGRATIONS, api_keys=KEYS)
@@ -266,13 +273,6 @@ async def test_an_older_shipped_default_is_upgraded_at_startup_an_operators_poli
 async def test_replicas_starting_together_activate_the_policy_once(make_settings) -> None:
     """Replicas started at the same moment on an empty database each try to activate the
     shipped default: one does, the others find it active, and every one of them starts."""
-    import asyncio
-    import contextlib
-
-    from baton_router.config import RouterSettings
-    from baton_router.main import MIGRATIONS, create_app
-    from baton_runtime.testing import prepare_service, running
-
     settings = await prepare_service(make_settings, RouterSettings, MIGRATIONS, api_keys=KEYS)
     async with contextlib.AsyncExitStack() as stack:
         clients = await asyncio.gather(
